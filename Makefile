@@ -1,0 +1,79 @@
+# alicia.platform: everyday commands. `make deploy` and `make test` do all
+# the set-up on a fresh Debian machine (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY ?= python3
+LAB_HOSTS ?= 1
+SCENARIO ?= default
+INVENTORY ?= inventories/lab
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint sanity unit molecule molecule-all build graph bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## the controller virtualenv in .venv
+
+engine: ## make sure a Docker engine runs (installs docker.io, starts dockerd)
+	bash scripts/engine.sh
+
+image: engine ## build the lab/test image when missing (REBUILD=1 to force)
+	bash scripts/lab-image.sh
+
+setup: venv image ## virtualenv, engine and image; nothing deployed
+	bash scripts/host-tools.sh
+
+lab-up: setup ## start the lab hosts (LAB_HOSTS=1 or 3)
+	LAB_HOSTS=$(LAB_HOSTS) bash scripts/lab.sh up
+
+lab-down: ## remove the lab hosts and their network
+	bash scripts/lab.sh down
+
+deploy: lab-up ## deploy the platform on the lab hosts
+	ansible-playbook playbooks/site.yml -i $(INVENTORY)
+
+test: setup lint sanity unit molecule-all ## everything CI runs
+
+lint: yamllint ansible-lint ## yamllint and ansible-lint (production profile)
+
+yamllint: venv
+	yamllint --strict .
+
+ansible-lint: venv
+	ansible-lint --offline
+
+sanity: venv ## ansible-test sanity on the plugins, from a temporary collection tree
+	bash scripts/sanity.sh
+
+unit: venv ## pytest unit tests of the plugins
+	bash scripts/unit.sh
+
+molecule: setup ## one scenario: make molecule SCENARIO=broker
+	molecule test -s $(SCENARIO)
+
+molecule-all: setup ## every scenario
+	molecule test --all
+
+build: venv ## build the collection tarball and prove it installs and works
+	bash scripts/build-check.sh
+
+graph: venv ## docs/architecture.svg from the live catalogue (Debian's graphviz)
+	bash scripts/graph.sh
+
+bench: setup ## benchmarks (figures printed, never asserted)
+	$(BIN)/python benchmarks/health_gate_bench.py
+
+clean: lab-down ## remove build outputs and caches (keeps .venv and the image)
+	rm -rf .cache .pytest_cache build alicia-platform-*.tar.gz
