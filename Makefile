@@ -13,7 +13,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint sanity unit molecule molecule-all build graph bench clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all build graph bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,7 +44,7 @@ lab-down: ## remove the lab hosts and their network
 deploy: lab-up ## deploy the platform on the lab hosts
 	ansible-playbook playbooks/site.yml -i $(INVENTORY)
 
-test: setup lint sanity unit molecule-all ## everything CI runs
+test: setup lint playbook-check sanity unit build molecule-all ## everything CI runs
 
 lint: yamllint ansible-lint ## yamllint and ansible-lint (production profile)
 
@@ -53,6 +53,12 @@ yamllint: venv
 
 ansible-lint: venv
 	ansible-lint --offline
+
+playbook-check: venv ## site.yml parses and targets the right hosts in every inventory
+	for inv in prod staging; do \
+	  ansible-playbook playbooks/site.yml -i inventories/$$inv --syntax-check >/dev/null; \
+	  ansible-playbook playbooks/site.yml -i inventories/$$inv --list-hosts >/dev/null; \
+	done; echo "site.yml: syntax and host lists OK for prod and staging"
 
 sanity: venv ## ansible-test sanity on the plugins, from a temporary collection tree
 	bash scripts/sanity.sh

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Build the collection tarball, install it into a fresh collections path and
+# prove it works from there: the installed plugins are listed by ansible-doc
+# and a playbook resolves alicia.platform from the tarball, not the checkout.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/.venv/bin"
+work=$(mktemp -d /tmp/alicia-build.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+cd "$ROOT"
+"$BIN/ansible-galaxy" collection build --force --output-path "$work/dist" . >/dev/null
+tarball=$(ls "$work"/dist/alicia-platform-*.tar.gz)
+echo "[build] built $(basename "$tarball")"
+
+# Nothing from tests, Molecule, CI or the lab may ship.
+if tar -tzf "$tarball" | grep -E '^(molecule|tests|\.ci|\.collections|\.config|scripts|benchmarks)/|\.venv/|/vault\.yml$'; then
+  echo "[build] the tarball ships files that build_ignore should keep out" >&2
+  exit 1
+fi
+
+# Install without dependencies (they come from the ansible package, never Galaxy).
+"$BIN/ansible-galaxy" collection install --no-deps -p "$work/collections" "$tarball" >/dev/null
+installed="$work/collections/ansible_collections/alicia/platform"
+test -f "$installed/MANIFEST.json"
+echo "[build] installed into $work/collections"
+
+# Run from outside the checkout so only the installed copy can be found.
+export ANSIBLE_COLLECTIONS_PATH="$work/collections"
+export ANSIBLE_CONFIG=/dev/null
+cd "$work"
+listed=$("$BIN/ansible-doc" -l alicia.platform 2>/dev/null | awk '{print $1}')
+echo "$listed" | sed 's/^/[build] ansible-doc lists /'
+for plugin in alicia.platform.health_gate alicia.platform.mqtt_check; do
+  echo "$listed" | grep -qx "$plugin" || { echo "[build] $plugin is not listed" >&2; exit 1; }
+done
+filters=$("$BIN/ansible-doc" -t filter -l alicia.platform 2>/dev/null | awk '{print $1}')
+echo "$filters" | grep -qx alicia.platform.catalogue_resolve || { echo "[build] filters not listed" >&2; exit 1; }
+
+cat > "$work/probe.yml" <<'YAML'
+- name: Probe the installed collection
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: alicia.platform.catalogue
+  tasks:
+    - name: The catalogue resolves from the installed collection
+      ansible.builtin.assert:
+        that:
+          - catalogue_resolved | length == 23
+          - (catalogue_resolved | alicia.platform.catalogue_order | first) == 'mqtt_broker'
+YAML
+"$BIN/ansible-playbook" -i localhost, -c local "$work/probe.yml" >/dev/null
+echo "[build] a playbook using the installed collection passed"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Lab hosts: Debian 12 containers with systemd as PID 1 (never --privileged)
+# on a user-defined Docker network, reached by inventories/lab through the
+# community.docker.docker connection.
+#   scripts/lab.sh up      LAB_HOSTS=1 (default): one host in every group
+#                          LAB_HOSTS=3: a broker host and two application hosts
+#   scripts/lab.sh down    remove the lab containers and network
+#   scripts/lab.sh status
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+IMAGE="${LAB_IMAGE:-alicia-test/debian:bookworm}"
+NETWORK="${LAB_NETWORK:-alicia-lab}"
+SUBNET="${LAB_SUBNET:-172.30.57.0/24}"
+HOSTS="${LAB_HOSTS:-1}"
+PHASES="alicia_core,alicia_management,alicia_voice,alicia_devices,alicia_advanced,alicia_observability"
+
+log() { printf '[lab] %s\n' "$*"; }
+
+groups_for() {  # host index -> comma-separated inventory groups
+  local i=$1
+  if [ "$HOSTS" -eq 1 ]; then
+    echo "alicia_broker,$PHASES"
+  else
+    case "$i" in
+      1) echo "alicia_broker" ;;
+      2) echo "alicia_core,alicia_management,alicia_voice" ;;
+      *) echo "alicia_devices,alicia_advanced,alicia_observability" ;;
+    esac
+  fi
+}
+
+up() {
+  case "$HOSTS" in 1|3) ;; *) log "LAB_HOSTS must be 1 or 3" >&2; exit 2 ;; esac
+  docker network inspect "$NETWORK" >/dev/null 2>&1 \
+    || docker network create --driver bridge --subnet "$SUBNET" "$NETWORK" >/dev/null
+  # A lab of another size is replaced, not mixed.
+  for name in $(docker ps -a --filter label=alicia.lab=1 --format '{{.Names}}'); do
+    idx=${name##*-}
+    if [ "$idx" -gt "$HOSTS" ]; then docker rm -f "$name" >/dev/null; log "removed $name"; fi
+  done
+  for i in $(seq 1 "$HOSTS"); do
+    name="alicia-lab-$i"
+    want=$(groups_for "$i")
+    have=$(docker inspect -f '{{ index .Config.Labels "alicia.groups" }}' "$name" 2>/dev/null || true)
+    if [ -n "$have" ] && [ "$have" != "$want" ]; then docker rm -f "$name" >/dev/null; have=""; fi
+    if [ -z "$have" ]; then
+      docker run -d --name "$name" --hostname "$name" --network "$NETWORK" \
+        --label alicia.lab=1 --label "alicia.groups=$want" \
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        "$IMAGE" /lib/systemd/systemd >/dev/null
+      log "started $name ($want)"
+    elif [ "$(docker inspect -f '{{.State.Running}}' "$name")" != true ]; then
+      docker start "$name" >/dev/null
+      log "restarted $name"
+    fi
+  done
+  for i in $(seq 1 "$HOSTS"); do
+    for _ in $(seq 1 60); do
+      state=$(docker exec "alicia-lab-$i" systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running|degraded) break ;; esac
+      sleep 1
+    done
+    log "alicia-lab-$i: ${state:-unknown}"
+  done
+  # Throwaway secrets for the lab (git-ignored, 0600), read by inventories/lab.
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/lab-secrets.py" "$ROOT/.lab/secrets.yml"
+  install -m 0600 "$ROOT/.lab/secrets.yml" "$ROOT/inventories/lab/group_vars/all/vault.yml"
+}
+
+down() {
+  for name in $(docker ps -a --filter label=alicia.lab=1 --format '{{.Names}}'); do
+    docker rm -f "$name" >/dev/null && log "removed $name"
+  done
+  if docker network inspect "$NETWORK" >/dev/null 2>&1; then
+    docker network rm "$NETWORK" >/dev/null && log "removed network $NETWORK"
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) docker ps -a --filter label=alicia.lab=1 --format 'table {{.Names}}\t{{.Status}}\t{{.Label "alicia.groups"}}' ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
