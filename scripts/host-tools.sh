@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the controller needs for the tests and docs:
 # mosquitto (the mqtt_check unit tests start a real broker), graphviz
-# (make graph), nftables (unit tests render and check rulesets).
+# (make graph), nftables (unit tests render and check rulesets),
+# python3-paho-mqtt (paho 1.6 as on lab targets: mqtt_check is tested with it).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+/usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "[host-tools] installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

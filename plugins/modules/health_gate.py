@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: health_gate
+short_description: Wait until many HTTP health endpoints are healthy, polling them concurrently
+version_added: 0.1.0
+description:
+  - Polls the endpoints in O(endpoints) concurrently, one thread per endpoint
+    (up to O(max_workers) at a time), until all of them are healthy or
+    O(timeout) seconds have passed.
+  - An endpoint is healthy when it answers with one of its O(endpoints[].expect_status)
+    codes and, unless O(endpoints[].json_field) is empty, its JSON body has
+    that field with the value O(endpoints[].json_value). By default that is
+    HTTP 200 and a JSON body whose C(status) field is C(healthy).
+  - On failure the module fails with one message listing every unhealthy
+    endpoint and its last error (connection refused, timeout, HTTP status
+    with a body excerpt, response not JSON, wrong JSON value).
+  - Standard library only; runs on the target (probing from the host itself)
+    or delegated to the controller (probing over the network).
+  - O(endpoints) takes the output of the P(alicia.platform.catalogue_health_endpoints#filter)
+    filter as it is.
+author:
+  - Alicia platform engineers (@alicia-platform)
+options:
+  endpoints:
+    description:
+      - The endpoints to probe.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      url:
+        description:
+          - The C(http://) or C(https://) URL to GET.
+        type: str
+        required: true
+      service:
+        description:
+          - Name reported for this endpoint; defaults to the URL.
+        type: str
+      host:
+        description:
+          - Inventory host reported for this endpoint; defaults to the URL's host.
+        type: str
+      expect_status:
+        description:
+          - HTTP status codes that count as healthy.
+        type: list
+        elements: int
+        default: [200]
+      json_field:
+        description:
+          - Field of the JSON body to check; a dotted path such as C(checks.db) reaches into objects.
+          - An empty string or null disables the JSON check (status code only).
+        type: str
+        default: status
+      json_value:
+        description:
+          - Value O(endpoints[].json_field) must have; compared as text, so C(true) matches a JSON C(true).
+          - Null accepts any value as long as the field is there.
+        type: raw
+        default: healthy
+      timeout:
+        description:
+          - Seconds one probe of this endpoint may take (connect and read).
+        type: float
+        default: 5
+  timeout:
+    description:
+      - Overall deadline in seconds; endpoints still unhealthy then make the module fail.
+    type: float
+    default: 60
+  interval:
+    description:
+      - Seconds between two probes of an unhealthy endpoint.
+    type: float
+    default: 1
+  validate_certs:
+    description:
+      - Verify TLS certificates of C(https://) endpoints.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - CA bundle file used to verify C(https://) endpoints.
+    type: path
+  max_workers:
+    description:
+      - Most endpoints probed at the same time.
+    type: int
+    default: 64
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - In check mode the module probes every endpoint once, does not wait, and
+        never fails; unhealthy endpoints are reported in RV(results) and as a
+        warning, since a check run does not start the services it would gate.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - The module never changes anything; C(changed) is always false.
+  - Proxies from the environment are not used.
+seealso:
+  - plugin: alicia.platform.catalogue_health_endpoints
+    plugin_type: filter
+  - module: ansible.builtin.uri
+"""
+
+EXAMPLES = r"""
+- name: Gate the voice phase on every host that runs it (probed from the controller)
+  alicia.platform.health_gate:
+    endpoints: "{{ catalogue_resolved | alicia.platform.catalogue_health_endpoints(hostvars, groups, services=['voice']) }}"
+    timeout: 120
+    interval: 2
+  delegate_to: localhost
+  run_once: true
+
+- name: Gate one service from the host itself, status code only
+  alicia.platform.health_gate:
+    endpoints:
+      - service: stt_service
+        url: http://127.0.0.1:8001/health
+        json_field: ""
+    timeout: 30
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every endpoint was healthy.
+  returned: always
+  type: bool
+  sample: true
+elapsed:
+  description: Seconds the gate took.
+  returned: always
+  type: float
+  sample: 0.0231
+unhealthy:
+  description: Names of the endpoints that were not healthy at the end.
+  returned: always
+  type: list
+  elements: str
+  sample: [stt_service]
+results:
+  description: One result per endpoint, in the order of O(endpoints).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The endpoint's service name.
+      type: str
+      sample: stt_service
+    host:
+      description: The endpoint's host.
+      type: str
+      sample: lab1
+    url:
+      description: The URL probed.
+      type: str
+      sample: http://10.10.0.11:8001/health
+    healthy:
+      description: Whether the last probe was healthy.
+      type: bool
+      sample: true
+    status:
+      description: HTTP status of the last probe, null when no response came.
+      type: int
+      sample: 200
+    latency:
+      description: Seconds the last probe took.
+      type: float
+      sample: 0.0021
+    attempts:
+      description: Number of probes made.
+      type: int
+      sample: 3
+    time_to_healthy:
+      description: Seconds from the start of the gate until the endpoint was healthy, null when it never was.
+      type: float
+      sample: 2.0113
+    error:
+      description: Why the last probe was unhealthy, null when healthy.
+      type: str
+      sample: "HTTP 503 (expected 200): {\"status\": \"starting\"}"
+msg:
+  description: Summary, one line per unhealthy endpoint with its last error.
+  returned: always
+  type: str
+  sample: "health gate: all 23 endpoints healthy in 0.02 s"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alicia.platform.plugins.module_utils.health import EndpointError, gate
+
+ENDPOINT_OPTIONS = dict(
+    url=dict(type="str", required=True),
+    service=dict(type="str"),
+    host=dict(type="str"),
+    expect_status=dict(type="list", elements="int", default=[200]),
+    json_field=dict(type="str", default="status"),
+    json_value=dict(type="raw", default="healthy"),
+    timeout=dict(type="float", default=5),
+)
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
+            timeout=dict(type="float", default=60),
+            interval=dict(type="float", default=1),
+            validate_certs=dict(type="bool", default=True),
+            ca_path=dict(type="path"),
+            max_workers=dict(type="int", default=64),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["timeout"] <= 0 or params["interval"] <= 0 or params["max_workers"] < 1:
+        module.fail_json(msg="timeout and interval must be positive and max_workers at least 1")
+    try:
+        summary = gate(
+            params["endpoints"],
+            timeout=params["timeout"],
+            interval=params["interval"],
+            single_round=module.check_mode,
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            max_workers=params["max_workers"],
+        )
+    except EndpointError as exc:
+        module.fail_json(msg="health_gate: %s" % exc)
+    summary["changed"] = False
+    if not summary["healthy"]:
+        if module.check_mode:
+            module.warn("check mode, one probe round: " + summary["msg"])
+        else:
+            module.fail_json(**summary)
+    module.exit_json(**summary)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
