@@ -13,7 +13,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all build graph bench clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all build graph graph-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ deploy: lab-up ## deploy the platform on the lab hosts
 
 test: setup lint playbook-check sanity unit build molecule-all ## everything CI runs
 
-lint: yamllint ansible-lint ## yamllint and ansible-lint (production profile)
+lint: yamllint ansible-lint graph-check ## yamllint, ansible-lint (production profile), graph freshness
 
 yamllint: venv
 	yamllint --strict .
@@ -74,6 +74,9 @@ molecule-all: setup ## every scenario
 
 build: venv ## build the collection tarball and prove it installs and works
 	bash scripts/build-check.sh
+
+graph-check: venv
+	bash scripts/graph.sh --check
 
 graph: venv ## docs/architecture.svg from the live catalogue (Debian's graphviz)
 	bash scripts/graph.sh
