@@ -19,16 +19,16 @@ if tar -tzf "$tarball" | grep -E '^(molecule|tests|\.ci|\.collections|\.config|s
   exit 1
 fi
 
-# Install without dependencies (they come from the ansible package, never Galaxy).
-"$BIN/ansible-galaxy" collection install --no-deps -p "$work/collections" "$tarball" >/dev/null
+# From outside the checkout, with no ansible.cfg, so that only the installed
+# copy can be found. Dependencies come from the ansible package, never Galaxy.
+export ANSIBLE_COLLECTIONS_PATH="$work/collections"
+printf "[defaults]\n" > "$work/ansible.cfg"
+export ANSIBLE_CONFIG="$work/ansible.cfg"
+cd "$work"
+"$BIN/ansible-galaxy" collection install --no-deps --force -p "$work/collections" "$tarball" >/dev/null
 installed="$work/collections/ansible_collections/alicia/platform"
 test -f "$installed/MANIFEST.json"
 echo "[build] installed into $work/collections"
-
-# Run from outside the checkout so only the installed copy can be found.
-export ANSIBLE_COLLECTIONS_PATH="$work/collections"
-export ANSIBLE_CONFIG=/dev/null
-cd "$work"
 listed=$("$BIN/ansible-doc" -l alicia.platform 2>/dev/null | awk '{print $1}')
 echo "$listed" | sed 's/^/[build] ansible-doc lists /'
 for plugin in alicia.platform.health_gate alicia.platform.mqtt_check; do
