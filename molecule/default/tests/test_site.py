@@ -1,0 +1,79 @@
+"""The whole platform as site.yml deploys it on one host in every group."""
+import os
+
+import yaml
+
+SECRETS = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), ".lab", "secrets.yml")
+
+# A paho-mqtt (Debian's 1.6) round trip run ON the lab host: prints OK or the
+# CONNACK return code / "timeout".
+ROUND_TRIP = r'''
+import sys, time, threading
+import paho.mqtt.client as mqtt
+user, password, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+got, connected = threading.Event(), threading.Event()
+rc_box = []
+c = mqtt.Client(client_id="site-test-%s" % time.time())
+if user != "-":
+    c.username_pw_set(user, password)
+def on_connect(client, userdata, flags, rc):
+    rc_box.append(rc)
+    connected.set()
+    if rc == 0:
+        client.subscribe(topic, qos=1)
+def on_subscribe(client, userdata, mid, granted):
+    client.publish(topic, b"ping", qos=1)
+c.on_connect = on_connect
+c.on_subscribe = on_subscribe
+c.on_message = lambda client, userdata, msg: got.set()
+c.connect("127.0.0.1", 1883, 10)
+c.loop_start()
+connected.wait(5)
+if rc_box and rc_box[0] != 0:
+    print("CONNACK %s" % rc_box[0]); sys.exit(0)
+print("OK" if got.wait(5) else "timeout")
+c.loop_stop()
+'''
+
+
+def secrets():
+    with open(SECRETS) as handle:
+        return yaml.safe_load(handle)
+
+
+def round_trip(host, user, password, topic):
+    host.run("cat > /tmp/rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
+    return host.run("python3 /tmp/rt.py %s %s %s" % (user, password, topic)).stdout.strip()
+
+
+def test_preflight_passed_and_baseline_applied(host):
+    user = host.user("alicia")
+    assert user.shell == "/usr/sbin/nologin"
+    assert host.file("/etc/alicia").mode == 0o750
+    assert host.file("/etc/alicia").group == "alicia"
+
+
+def test_firewall_default_drop_is_loaded(host):
+    ruleset = host.run("nft list table inet alicia_filter")
+    assert ruleset.rc == 0, ruleset.stderr
+    assert "policy drop" in ruleset.stdout
+    assert "dport 1883" in ruleset.stdout
+
+
+def test_broker_serves_with_catalogue_credentials(host):
+    assert host.service("mosquitto").is_running
+    assert host.socket("tcp://0.0.0.0:1883").is_listening
+    data = secrets()
+    password = data["catalogue_secrets"]["voice_router"]["MQTT_PASSWORD"]
+    assert round_trip(host, "voice_router", password, "alicia/voice_router/site-test") == "OK"
+
+
+def test_broker_refuses_anonymous_and_wrong_password(host):
+    assert round_trip(host, "-", "-", "alicia/x") == "CONNACK 5"
+    assert round_trip(host, "voice_router", "wrong-password", "alicia/voice_router/x") == "CONNACK 5"
+
+
+def test_broker_log_is_rotated_by_the_baseline_policy(host):
+    check = host.run("logrotate -d /etc/logrotate.d/mosquitto")
+    assert check.rc == 0, check.stderr
+    assert "/var/log/mosquitto/mosquitto.log" in check.stdout + check.stderr
