@@ -9,11 +9,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY ?= python3
 LAB_HOSTS ?= 1
 SCENARIO ?= default
+MOLECULE_WORKERS ?= 2
 INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all build graph graph-check bench clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all lab-secrets build graph graph-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,11 +67,16 @@ sanity: venv ## ansible-test sanity on the plugins, from a temporary collection 
 unit: venv ## pytest unit tests of the plugins
 	bash scripts/unit.sh
 
-molecule: setup ## one scenario: make molecule SCENARIO=broker
+molecule: setup lab-secrets ## one scenario: make molecule SCENARIO=broker
 	molecule test -s $(SCENARIO)
 
-molecule-all: setup ## every scenario
-	molecule test --all
+# Scenarios run MOLECULE_WORKERS at a time (their containers and networks are
+# named after the scenario); secrets are generated once, before any of them.
+molecule-all: setup lab-secrets ## every scenario
+	molecule test --all --workers $(MOLECULE_WORKERS)
+
+lab-secrets: venv
+	$(BIN)/python scripts/lab-secrets.py .lab/secrets.yml
 
 build: venv ## build the collection tarball and prove it installs and works
 	bash scripts/build-check.sh
