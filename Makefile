@@ -9,7 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 PY ?= python3
 LAB_HOSTS ?= 1
 SCENARIO ?= default
-MOLECULE_WORKERS ?= 2
+MOLECULE_JOBS ?= 2
 INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -70,10 +70,11 @@ unit: venv ## pytest unit tests of the plugins
 molecule: setup lab-secrets ## one scenario: make molecule SCENARIO=broker
 	molecule test -s $(SCENARIO)
 
-# Scenarios run MOLECULE_WORKERS at a time (their containers and networks are
-# named after the scenario); secrets are generated once, before any of them.
-molecule-all: setup lab-secrets ## every scenario
-	molecule test --all --workers $(MOLECULE_WORKERS)
+# Scenarios run MOLECULE_JOBS at a time, each its own `molecule test` (their
+# containers and networks are named after the scenario); secrets are
+# generated once, before any of them.
+molecule-all: setup lab-secrets ## every scenario (logs in .cache/molecule/)
+	MOLECULE_JOBS=$(MOLECULE_JOBS) bash scripts/molecule-all.sh
 
 lab-secrets: venv
 	$(BIN)/python scripts/lab-secrets.py .lab/secrets.yml
