@@ -105,15 +105,9 @@ attributes:
       - In check mode the module probes every endpoint once, does not wait, and
         never fails; unhealthy endpoints are reported in RV(results) and as a
         warning, since a check run does not start the services it would gate.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+extends_documentation_fragment:
+  - alicia.platform.attributes
 notes:
-  - The module never changes anything; C(changed) is always false.
   - Proxies from the environment are not used.
 seealso:
   - plugin: alicia.platform.catalogue_health_endpoints

@@ -103,15 +103,8 @@ attributes:
       - The check changes nothing, so it runs in check mode too; there, a
         failed check is reported as a warning and in RV(failure) instead of
         failing, since a check run does not start the broker it would check.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-notes:
-  - The module never changes anything; C(changed) is always false.
+extends_documentation_fragment:
+  - alicia.platform.attributes
 """
 
 EXAMPLES = r"""
