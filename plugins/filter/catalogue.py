@@ -49,7 +49,7 @@ def catalogue_phase(catalogue, phase, names_only=False):
     return _wrap(_catalogue.phase_services, catalogue, phase, names_only=names_only)
 
 
-def catalogue_health_endpoints(catalogue, hostvars=None, groups=None, services=None, address_var="ansible_host",
+def catalogue_health_endpoints(catalogue, hostvars=None, groups=None, services=None, address_var="alicia_address",
                                hosts=None, scheme="http"):
     return _wrap(_catalogue.health_endpoints, catalogue, hostvars=hostvars, groups=groups, services=services,
                  address_var=address_var, hosts=hosts, scheme=scheme)

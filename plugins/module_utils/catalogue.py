@@ -551,13 +551,14 @@ def _address(host, hostvars, address_var):
     return str(host)
 
 
-def health_endpoints(catalogue, hostvars=None, groups=None, services=None, address_var="ansible_host",
+def health_endpoints(catalogue, hostvars=None, groups=None, services=None, address_var="alicia_address",
                      hosts=None, scheme="http"):
     """One health endpoint per (service, host running it), in deployment order.
 
     ``groups`` maps inventory groups to hosts; each entry runs on the hosts of
     its ``group``. ``address_var`` names the hostvar that holds the address
-    to probe (falls back to ansible_host, then the inventory name).
+    to probe (default ``alicia_address``, the collection's convention, set by
+    inventories/lab; falls back to ansible_host, then the inventory name).
     ``services`` restricts to those names (a phase name selects the phase);
     ``hosts`` restricts to those hosts (for example ansible_play_hosts).
     """

@@ -345,6 +345,11 @@ def test_health_endpoints_per_host(shipped):
     voice = cat.health_endpoints(shipped, hostvars, groups, services=["voice"], address_var="service_ip")
     assert [(e["service"], e["url"]) for e in voice[:2]] == [
         ("stt_service", "http://10.0.0.11:8001/health"), ("stt_service", "http://10.1.0.12:8001/health")]
+    # The collection's address convention (inventories/lab sets it) wins over ansible_host by default.
+    hostvars["v1"]["alicia_address"] = "172.30.57.3"
+    lab = cat.health_endpoints(shipped, hostvars, groups, services=["voice"])
+    assert lab[0]["url"] == "http://172.30.57.3:8001/health"
+    assert lab[1]["url"] == "http://10.0.0.12:8001/health"
     only = cat.health_endpoints(shipped, hostvars, groups, services="tts_service", hosts=["v2"])
     assert [(e["service"], e["host"]) for e in only] == [("tts_service", "v2")]
 
