@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The catalogue seen from the hosts: which entries a host runs, the
+packages it needs, the health endpoints per host and one service's full
+environment.
+
+Private: import the public names from module_utils/catalogue.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
+    CatalogueError,
+    KINDS,
+    fmt,
+    hosts_of,
+    is_list,
+    require_catalogue,
+)
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_order import order
+from ansible_collections.alicia.platform.plugins.module_utils._validation import has_line_break, package_problem
+
+
+def _group_names(group_names):
+    if isinstance(group_names, str) or not (is_list(group_names) or isinstance(group_names, (set, frozenset))):
+        raise CatalogueError("catalogue: group_names must be a list of inventory group names, got %r"
+                             % (group_names,))
+    return set(group_names)
+
+
+def host_services(catalogue, group_names, kind=None):
+    """The resolved entries a host runs (their ``group`` is one of ``group_names``), in catalogue order.
+
+    ``kind`` (``service`` or ``broker``) keeps only the entries of that kind.
+    """
+    require_catalogue(catalogue)
+    if kind is not None and kind not in KINDS:
+        raise CatalogueError("catalogue: kind must be one of %s, got %r" % (", ".join(KINDS), kind))
+    groups = _group_names(group_names)
+    return [entry for entry in catalogue.values()
+            if isinstance(entry, dict) and entry.get("group") in groups
+            and (kind is None or entry.get("kind", "service") == kind)]
+
+
+def host_packages(catalogue, group_names, base=None):
+    """The Debian packages a host needs: ``base`` plus the ``packages`` of every entry it runs, sorted, once each."""
+    base = [] if base is None else base
+    if not is_list(base):
+        raise CatalogueError("catalogue: base packages must be a list of Debian package names, got %r" % (base,))
+    for package in base:
+        problem = package_problem(package)
+        if problem:
+            raise CatalogueError("catalogue: base packages: %s" % problem)
+    packages = set(base)
+    for entry in host_services(catalogue, group_names):
+        listed = entry.get("packages") or []
+        if not is_list(listed) or not all(isinstance(p, str) for p in listed):
+            raise CatalogueError(fmt(entry.get("name"), "packages", "must be a list of Debian package names, got %r"
+                                     % (listed,)), service=entry.get("name"), field="packages")
+        packages.update(listed)
+    return sorted(packages)
+
+
+def _address(host, hostvars, address_var):
+    hv = {}
+    if hostvars is not None:
+        try:
+            hv = hostvars[host]
+        except (KeyError, TypeError):
+            hv = {}
+    for var in (address_var, "ansible_host"):
+        try:
+            value = hv.get(var) if var else None
+        except Exception:  # pylint: disable=broad-except  # HostVars may fail to template one var
+            value = None
+        if value:
+            return str(value)
+    return str(host)
+
+
+def health_endpoints(catalogue, hostvars=None, groups=None, services=None, address_var="alicia_address",
+                     hosts=None, scheme="http"):
+    """One health endpoint per (service, host running it), in deployment order.
+
+    ``groups`` maps inventory groups to hosts; each entry runs on the hosts of
+    its ``group``. ``address_var`` names the hostvar that holds the address
+    to probe (default ``alicia_address``, the collection's convention, set by
+    inventories/lab; falls back to ansible_host, then the inventory name).
+    ``services`` restricts to those names (a phase name selects the phase);
+    ``hosts`` restricts to those hosts (for example ansible_play_hosts).
+    """
+    require_catalogue(catalogue)
+    if isinstance(services, str):
+        services = [services]
+    selected = order(catalogue)
+    if services is not None:
+        wanted = []
+        for item in services:
+            if item in catalogue:
+                wanted.append(item)
+            elif any(isinstance(e, dict) and e.get("phase") == item for e in catalogue.values()):
+                wanted.extend(n for n in selected if catalogue[n].get("phase") == item)
+            else:
+                raise CatalogueError("catalogue: unknown service or phase '%s' in services" % item)
+        selected = [n for n in selected if n in wanted]
+    limit = None if hosts is None else set(hosts)
+    result = []
+    for name in selected:
+        entry = catalogue[name]
+        health = entry.get("health")
+        if not health:
+            continue
+        if groups is None:
+            targets = ["localhost"]
+        else:
+            targets = hosts_of(entry, groups)
+        for host in targets:
+            if limit is not None and host not in limit:
+                continue
+            address = _address(host, hostvars, address_var)
+            if ":" in address and not address.startswith("["):
+                address = "[%s]" % address
+            result.append({
+                "service": name,
+                "host": host,
+                "url": "%s://%s:%s%s" % (scheme, address, entry["port"], health.get("path", "/health")),
+                "expect_status": health.get("status", 200),
+                "json_field": health.get("json_field"),
+                "json_value": health.get("json_value"),
+                "timeout": health.get("timeout", 5),
+            })
+    return result
+
+
+def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
+    """The full environment of one service: its env, the broker address and its secrets."""
+    if not isinstance(catalogue, dict) or name not in catalogue:
+        raise CatalogueError("catalogue: unknown service '%s'" % name, service=name)
+    entry = catalogue[name]
+    if not broker:
+        brokers = [n for n, e in catalogue.items() if isinstance(e, dict) and e.get("kind") == "broker"]
+        if not brokers:
+            raise CatalogueError(fmt(name, "depends_on", "no broker entry (kind: broker) in the catalogue"),
+                                 service=name, field="depends_on")
+        broker = brokers[0]
+    if broker not in catalogue:
+        raise CatalogueError(fmt(name, "depends_on", "unknown broker '%s'" % broker), service=name, field="depends_on")
+    if not broker_host:
+        raise CatalogueError(fmt(name, "env", "broker_host is required (the address of the MQTT broker)"),
+                             service=name, field="env")
+    env = dict(entry.get("env") or {})
+    env["MQTT_BROKER"] = str(broker_host)
+    env["MQTT_PORT"] = str(catalogue[broker].get("port"))
+    own = (secrets or {}).get(name) or {}
+    for secret in entry.get("secrets") or []:
+        value = own.get(secret) if hasattr(own, "get") else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise CatalogueError(fmt(name, "secrets", "missing required secret '%s' (set catalogue_secrets.%s.%s)"
+                                     % (secret, name, secret)), service=name, field="secrets")
+        if has_line_break(value):
+            raise CatalogueError(fmt(name, "secrets", "secret '%s' contains a newline, carriage return or NUL "
+                                     "(not allowed in an environment file)" % secret), service=name, field="secrets")
+        env[secret] = str(value)
+    return env

@@ -1,0 +1,386 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of a resolved catalogue: errors() lists every problem, each
+message naming the service and the field; validate() raises them.
+
+Private: import the public names from module_utils/catalogue.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
+    CatalogueError,
+    DEFAULT_PHASES,
+    DEFAULT_RUNTIMES,
+    DEPENDENCY_TYPES,
+    KINDS,
+    fmt,
+    hosts_of,
+    is_int,
+    is_list,
+    is_number,
+)
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_order import cycle_message, find_cycles
+from ansible_collections.alicia.platform.plugins.module_utils._network import allow_from_problem
+from ansible_collections.alicia.platform.plugins.module_utils._validation import (
+    absolute_path_problem,
+    cpu_problem,
+    has_line_break,
+    identifier_problem,
+    mqtt_topic_problem,
+    mqtt_username_problem,
+    package_problem,
+    size_bytes,
+    size_problem,
+    unit_problem,
+)
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+HEALTH_KEYS = ("path", "status", "json_field", "json_value", "timeout")
+RESOURCE_KEYS = ("cpu_limit", "memory_limit", "cpu_reservation", "memory_reservation")
+LOG_REOPEN = ("copytruncate", "signal")
+_LINE_BREAK_TEXT = "contains a newline, carriage return or NUL (not allowed in an environment file)"
+
+
+def _check_port(name, field, value, errors):
+    if not is_int(value) or not 1 <= value <= 65535:
+        errors.append(fmt(name, field, "port %r out of range 1-65535" % (value,)))
+        return False
+    return True
+
+
+def _check_health(name, health, errors):
+    if health is None:
+        return
+    if not isinstance(health, dict):
+        errors.append(fmt(name, "health", "must be a mapping or null, got %s" % type(health).__name__))
+        return
+    unknown = sorted(set(health) - set(HEALTH_KEYS))
+    if unknown:
+        errors.append(fmt(name, "health", "unknown key(s) %s" % ", ".join(unknown)))
+    path = health.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        errors.append(fmt(name, "health.path", "must be a string starting with '/', got %r" % (path,)))
+    status = health.get("status", 200)
+    if not is_int(status) or not 100 <= status <= 599:
+        errors.append(fmt(name, "health.status", "must be an HTTP status 100-599, got %r" % (status,)))
+    timeout = health.get("timeout", 5)
+    if not is_number(timeout) or timeout <= 0:
+        errors.append(fmt(name, "health.timeout", "must be a positive number of seconds, got %r" % (timeout,)))
+    field = health.get("json_field")
+    if field is not None and (not isinstance(field, str) or not field):
+        errors.append(fmt(name, "health.json_field", "must be a non-empty string or null, got %r" % (field,)))
+
+
+def _check_resources(name, entry, errors):
+    if "resources" not in entry:
+        return
+    resources = entry["resources"]
+    if not isinstance(resources, dict):
+        errors.append(fmt(name, "resources", "must be a mapping of %s, got %s"
+                          % (", ".join(RESOURCE_KEYS), type(resources).__name__)))
+        return
+    unknown = sorted(str(key) for key in resources if key not in RESOURCE_KEYS)
+    if unknown:
+        errors.append(fmt(name, "resources", "unknown key(s) %s (known: %s)"
+                          % (", ".join(unknown), ", ".join(RESOURCE_KEYS))))
+    valid = {}
+    for key in RESOURCE_KEYS:
+        if key not in resources:
+            continue
+        check = cpu_problem if key.startswith("cpu_") else size_problem
+        problem = check(resources[key])
+        if problem:
+            errors.append(fmt(name, "resources.%s" % key, problem))
+        else:
+            valid[key] = resources[key] if key.startswith("cpu_") else size_bytes(resources[key])
+    for kind in ("cpu", "memory"):
+        limit, reservation = valid.get(kind + "_limit"), valid.get(kind + "_reservation")
+        if limit is not None and reservation is not None and reservation > limit:
+            errors.append(fmt(name, "resources.%s_reservation" % kind, "%r is above resources.%s_limit %r"
+                              % (resources[kind + "_reservation"], kind, resources[kind + "_limit"])))
+
+
+def _check_mqtt(name, mqtt, errors):
+    if not isinstance(mqtt, dict):
+        errors.append(fmt(name, "mqtt", "must be a mapping {username, publish, subscribe}, got %s"
+                          % type(mqtt).__name__))
+        return
+    problem = mqtt_username_problem(mqtt.get("username"))
+    if problem:
+        errors.append(fmt(name, "mqtt.username", problem))
+    for field in ("publish", "subscribe"):
+        topics = mqtt.get(field)
+        if not is_list(topics):
+            errors.append(fmt(name, "mqtt.%s" % field, "must be a list of topics, got %s" % type(topics).__name__))
+            continue
+        for topic in topics:
+            problem = mqtt_topic_problem(topic)
+            if problem:
+                errors.append(fmt(name, "mqtt.%s" % field, problem))
+
+
+def mqtt_errors(catalogue):
+    """The MQTT problems of the services (username and topics), one message each."""
+    found = []
+    for name, entry in catalogue.items():
+        if isinstance(entry, dict) and entry.get("kind", "service") == "service":
+            _check_mqtt(name, entry.get("mqtt"), found)
+    return found
+
+
+def _check_env(name, env, errors):
+    if not isinstance(env, dict):
+        errors.append(fmt(name, "env", "must be a mapping of variable name to value, got %s" % type(env).__name__))
+        return
+    for key, value in env.items():
+        problem = identifier_problem(key)
+        if problem:
+            errors.append(fmt(name, "env", problem))
+        elif has_line_break(value):
+            errors.append(fmt(name, "env.%s" % key, "value %s" % _LINE_BREAK_TEXT))
+
+
+def _check_secrets(name, entry, secrets, errors):
+    listed = entry.get("secrets")
+    if not is_list(listed):
+        errors.append(fmt(name, "secrets", "must be a list of environment variable names, got %s"
+                          % type(listed).__name__))
+        return
+    names = []
+    for secret in listed:
+        problem = identifier_problem(secret, "secret name")
+        if problem:
+            errors.append(fmt(name, "secrets", problem))
+        else:
+            names.append(secret)
+    if secrets is None:
+        return
+    own = secrets.get(name) if hasattr(secrets, "get") else None
+    for secret in names:
+        value = own.get(secret) if hasattr(own, "get") else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors.append(fmt(name, "secrets", "missing required secret '%s' (set catalogue_secrets.%s.%s)"
+                              % (secret, name, secret)))
+        elif has_line_break(value):
+            # The name only, never the value.
+            errors.append(fmt(name, "secrets", "secret '%s' %s" % (secret, _LINE_BREAK_TEXT)))
+
+
+def _check_firewall(name, entry, errors):
+    if "firewall" not in entry:
+        return
+    firewall = entry["firewall"]
+    if not isinstance(firewall, dict):
+        errors.append(fmt(name, "firewall", "must be a mapping {allow_from}, got %s" % type(firewall).__name__))
+        return
+    problem = allow_from_problem(firewall.get("allow_from"))
+    if problem:
+        errors.append(fmt(name, "firewall.allow_from", problem))
+
+
+def _check_log(name, entry, errors):
+    if "log" not in entry:
+        return
+    log = entry["log"]
+    if not isinstance(log, dict):
+        errors.append(fmt(name, "log", "must be a mapping {path, reopen}, got %s" % type(log).__name__))
+        return
+    problem = absolute_path_problem(log.get("path"))
+    if problem:
+        errors.append(fmt(name, "log.path", problem))
+    if log.get("reopen") not in LOG_REOPEN:
+        errors.append(fmt(name, "log.reopen", "must be copytruncate or signal, got %r" % (log.get("reopen"),)))
+
+
+def _check_packages(name, entry, errors):
+    if "packages" not in entry:
+        return
+    packages = entry["packages"]
+    if not is_list(packages):
+        errors.append(fmt(name, "packages", "must be a list of Debian package names, got %s"
+                          % type(packages).__name__))
+        return
+    for package in packages:
+        problem = package_problem(package)
+        if problem:
+            errors.append(fmt(name, "packages", problem))
+
+
+def _check_unit(name, entry, errors):
+    if "unit" in entry:
+        problem = unit_problem(entry["unit"])
+        if problem:
+            errors.append(fmt(name, "unit", problem))
+
+
+def _check_dependencies(name, entry, catalogue, phases, errors):
+    phase = entry.get("phase")
+    depends = entry.get("depends_on") or {}
+    if not isinstance(depends, dict):
+        errors.append(fmt(name, "depends_on", "must be a mapping of service name to {type, timeout}"))
+        depends = {}
+    for dep, spec in depends.items():
+        if dep not in catalogue:
+            errors.append(fmt(name, "depends_on", "unknown dependency '%s'" % dep))
+            continue
+        if not isinstance(spec, dict):
+            errors.append(fmt(name, "depends_on", "dependency '%s' must be a mapping {type, timeout}" % dep))
+            continue
+        dep_type = spec.get("type")
+        if dep_type not in DEPENDENCY_TYPES:
+            errors.append(fmt(name, "depends_on", "dependency '%s' has type %r: use required or optional"
+                              % (dep, dep_type)))
+        timeout = spec.get("timeout", 30)
+        if not is_number(timeout) or timeout <= 0:
+            errors.append(fmt(name, "depends_on", "dependency '%s' timeout must be a positive number, got %r"
+                              % (dep, timeout)))
+        dep_entry = catalogue[dep]
+        if (dep_type == "required" and isinstance(dep_entry, dict) and phase in phases
+                and dep_entry.get("phase") in phases
+                and phases.index(dep_entry["phase"]) > phases.index(phase)):
+            errors.append(fmt(name, "depends_on", "required dependency '%s' is in later phase '%s' "
+                              "(this service is in phase '%s'); make it optional or move it"
+                              % (dep, dep_entry["phase"], phase)))
+
+
+def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups):
+    found = []
+    if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
+        found.append(fmt(name, "name", "invalid name %r: use only a-z, 0-9 and _" % (name,)))
+    if not isinstance(entry, dict):
+        found.append(fmt(name, "entry", "must be a mapping, got %s" % type(entry).__name__))
+        return found
+    kind = entry.get("kind", "service")
+    if kind not in KINDS:
+        found.append(fmt(name, "kind", "unknown kind %r (known: %s)" % (kind, ", ".join(KINDS))))
+    phase = entry.get("phase")
+    if phase not in phases:
+        found.append(fmt(name, "phase", "unknown phase %r (known: %s)" % (phase, ", ".join(phases))))
+    if "port" not in entry or entry.get("port") is None:
+        found.append(fmt(name, "port", "missing"))
+    else:
+        _check_port(name, "port", entry["port"], found)
+    if entry.get("listen_port") is not None:
+        _check_port(name, "listen_port", entry["listen_port"], found)
+    runtime = entry.get("runtime")
+    if runtime not in runtimes:
+        found.append(fmt(name, "runtime", "unknown runtime %r (known: %s)" % (runtime, ", ".join(runtimes))))
+    instances = entry.get("instances", 1)
+    if not is_int(instances) or instances < 1:
+        found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
+    group = entry.get("group")
+    if not isinstance(group, str) or not group:
+        found.append(fmt(name, "group", "must be a non-empty inventory group name, got %r" % (group,)))
+    elif require_groups and groups is not None and not hosts_of(entry, groups):
+        found.append(fmt(name, "group", "inventory group '%s' has no hosts" % group))
+    _check_unit(name, entry, found)
+    _check_health(name, entry.get("health"), found)
+    _check_dependencies(name, entry, catalogue, phases, found)
+    _check_resources(name, entry, found)
+    _check_firewall(name, entry, found)
+    _check_log(name, entry, found)
+    _check_packages(name, entry, found)
+    if kind != "broker":
+        _check_env(name, entry.get("env"), found)
+        _check_mqtt(name, entry.get("mqtt"), found)
+        _check_secrets(name, entry, secrets, found)
+    return found
+
+
+def errors(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes=DEFAULT_RUNTIMES,
+           require_groups=False):
+    """Return every problem of a resolved catalogue as a list of messages.
+
+    Each message names the service and the field:
+    ``catalogue: service 'voice_router' field 'depends_on': unknown dependency 'stt'``.
+
+    ``groups`` (inventory group -> hosts) enables the per-host port clash
+    check and, with ``require_groups``, the check that every group has hosts.
+    Without ``groups`` every entry is taken to share one host, so every
+    published port must be unique. ``secrets`` (service -> NAME -> value)
+    enables the required-secret checks; values are never put in a message.
+    """
+    if not isinstance(catalogue, dict):
+        return ["catalogue: the resolved catalogue must be a mapping of service name to entry, got %s"
+                % type(catalogue).__name__]
+    if isinstance(phases, str):
+        return ["catalogue: phases must be a list of phase names, got %r" % (phases,)]
+    if isinstance(runtimes, str):
+        return ["catalogue: runtimes must be a list of runtime names, got %r" % (runtimes,)]
+    phases = list(phases or DEFAULT_PHASES)
+    runtimes = list(runtimes or DEFAULT_RUNTIMES)
+    found = []
+    for name, entry in catalogue.items():
+        found.extend(_check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups))
+
+    for cycle in find_cycles(dict((n, e) for n, e in catalogue.items() if isinstance(e, dict)), phases):
+        found.append(cycle_message(cycle))
+
+    found.extend(_port_clashes(catalogue, groups))
+    found.extend(_username_clashes(catalogue))
+    # Group the messages by service, in catalogue order (stable).
+    position = dict((name, i) for i, name in enumerate(catalogue))
+
+    def _key(message):
+        if message.startswith("catalogue: service '"):
+            return position.get(message.split("'")[1], len(position))
+        return -1
+    return sorted(found, key=_key)
+
+
+def _port_clashes(catalogue, groups):
+    used = {}
+    found = []
+    for name, entry in catalogue.items():
+        if not isinstance(entry, dict) or not is_int(entry.get("port")):
+            continue
+        hosts = hosts_of(entry, groups) if groups is not None else [None]
+        for host in hosts:
+            key = (host, entry["port"])
+            if key in used:
+                where = "on host '%s'" % host if host is not None else "(services without an inventory share one host)"
+                found.append(fmt(name, "port", "port %d %s already used by service '%s'"
+                                 % (entry["port"], where, used[key])))
+            else:
+                used[key] = name
+    return found
+
+
+def _username_clashes(catalogue):
+    """One broker account per service: a username used twice names both services."""
+    used = {}
+    found = []
+    for name, entry in catalogue.items():
+        if not isinstance(entry, dict) or entry.get("kind", "service") != "service":
+            continue
+        mqtt = entry.get("mqtt")
+        username = mqtt.get("username") if isinstance(mqtt, dict) else None
+        if not isinstance(username, str) or not username:
+            continue
+        if username in used:
+            found.append(fmt(name, "mqtt.username", "username '%s' already used by service '%s'"
+                             % (username, used[username])))
+        else:
+            used[username] = name
+    return found
+
+
+def validate(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes=DEFAULT_RUNTIMES,
+             require_groups=False):
+    """Raise CatalogueError listing every problem (one per line); return the catalogue."""
+    found = errors(catalogue, groups=groups, secrets=secrets, phases=phases, runtimes=runtimes,
+                   require_groups=require_groups)
+    if found:
+        first = found[0]
+        service = field = None
+        if first.startswith("catalogue: service '"):
+            service = first.split("'")[1]
+            field = first.split("'")[3]
+        exc = CatalogueError("\n".join(found), service=service, field=field)
+        exc.errors = found
+        raise exc
+    return catalogue
