@@ -15,6 +15,7 @@ from ansible_collections.alicia.platform.plugins.module_utils.catalogue import (
     CatalogueError,
     DEFAULT_PHASES,
     DEFAULT_RUNTIMES,
+    native,
     resolve,
 )
 
@@ -59,6 +60,14 @@ def catalogue_service_env(catalogue, name, secrets=None, broker_host=None, broke
     return _wrap(_catalogue.service_env, catalogue, name, secrets=secrets, broker_host=broker_host, broker=broker)
 
 
+def catalogue_host_services(catalogue, group_names, kind=None):
+    return _wrap(_catalogue.host_services, catalogue, group_names, kind=kind)
+
+
+def catalogue_host_packages(catalogue, group_names, base=None):
+    return _wrap(_catalogue.host_packages, catalogue, group_names, base=None if base is None else native(base))
+
+
 def catalogue_graph(catalogue, fmt="mermaid", broker_edges=False, title="Alicia platform"):
     return _wrap(_catalogue.graph, catalogue, fmt=fmt, broker_edges=broker_edges, title=title)
 
@@ -76,4 +85,6 @@ class FilterModule(object):
             "catalogue_health_endpoints": catalogue_health_endpoints,
             "catalogue_service_env": catalogue_service_env,
             "catalogue_graph": catalogue_graph,
+            "catalogue_host_services": catalogue_host_services,
+            "catalogue_host_packages": catalogue_host_packages,
         }

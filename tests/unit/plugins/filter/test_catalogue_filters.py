@@ -14,7 +14,8 @@ from ansible_collections.alicia.platform.plugins.filter.catalogue import FilterM
 
 FILTERS = FilterModule().filters()
 NAMES = ["catalogue_resolve", "catalogue_validate", "catalogue_errors", "catalogue_order", "catalogue_phase",
-         "catalogue_health_endpoints", "catalogue_service_env", "catalogue_graph"]
+         "catalogue_health_endpoints", "catalogue_service_env", "catalogue_graph", "catalogue_host_services",
+         "catalogue_host_packages"]
 
 
 @pytest.fixture
@@ -54,6 +55,18 @@ def test_validate_raises_filter_error_naming_service_and_field(catalogue_default
 def test_resolve_error_is_filter_error():
     with pytest.raises(AnsibleFilterError, match="service 'x': entry must be a mapping"):
         FILTERS["catalogue_resolve"]({"x": 1})
+
+
+def test_host_services_and_packages(resolved):
+    voice = FILTERS["catalogue_host_services"](resolved, ["alicia", "alicia_voice"])
+    assert [e["name"] for e in voice] == ["stt_service", "ai_service", "tts_service", "voice_router"]
+    assert FILTERS["catalogue_host_services"](resolved, ["alicia_broker"], "broker")[0]["unit"] == "mosquitto.service"
+    assert FILTERS["catalogue_host_packages"](resolved, ["alicia_broker"], ["nftables", "logrotate"]) == [
+        "logrotate", "mosquitto", "nftables", "python3-cryptography", "python3-paho-mqtt"]
+    with pytest.raises(AnsibleFilterError, match="catalogue: kind must be one of service, broker"):
+        FILTERS["catalogue_host_services"](resolved, ["alicia_voice"], "daemon")
+    with pytest.raises(AnsibleFilterError, match="catalogue: base packages"):
+        FILTERS["catalogue_host_packages"](resolved, ["alicia_voice"], "nftables")
 
 
 def test_order_phase_endpoints_env_graph(resolved):
