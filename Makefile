@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all lab-secrets build graph graph-check bench clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all lab-secrets build graph graph-check bench compat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ sanity: venv ## ansible-test sanity on the plugins, from a temporary collection 
 
 unit: venv ## pytest unit tests of the plugins
 	bash scripts/unit.sh
+
+compat: venv ## unit tests and sanity on ansible-core 2.17 and 2.18 (venvs in .cache/compat)
+	bash scripts/compat.sh
 
 molecule: setup lab-secrets ## one scenario: make molecule SCENARIO=broker
 	molecule test -s $(SCENARIO)

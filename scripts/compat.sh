@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The plugins against older ansible-core: for each version (2.17 and 2.18 by
+# default), a small virtualenv in .cache/compat/<version> with the newest
+# ansible-core 2.X patch from PyPI plus what tests/unit imports (pytest and
+# paho-mqtt at the pins of requirements.txt; PyYAML, Jinja2 and cryptography
+# come with ansible-core; no `ansible` package: the unit tests use no other
+# collection, and ansible.cfg's ansible.posix.profile_tasks callback is only
+# skipped with a warning). Then, with that venv:
+#   - tests/unit (plugins, playbooks run by that ansible-playbook, roles);
+#   - ansible-test sanity, through scripts/sanity.sh (ANSIBLE_TEST).
+# Prints a table: version, unit result, sanity result, time. Logs in
+# .cache/compat/<version>/{install,unit,sanity}.log. Not part of `make test`.
+#
+# What differs from a 2.19 run, and why (test-side only; the plugins run as is):
+#   - ansible.module_utils.testing.patch_module_args is new in 2.19: a pytest
+#     plugin (written below) provides it when missing, setting module args
+#     the way older ansible-core's own tests do (basic._ANSIBLE_ARGS).
+#   - DESELECT: tests that exercise 2.19-only API on purpose.
+#   - ANSIBLE_CALLBACK_RESULT_FORMAT=json for the ansible-playbook runs: 2.19
+#     prints a failed task's message on one "[ERROR]: Task failed: ..." line,
+#     2.17/2.18 only in the YAML result, which wraps long messages; JSON keeps
+#     them on one line, so the same assertions hold.
+#
+#   scripts/compat.sh                 2.17 and 2.18
+#   scripts/compat.sh 2.18            one version
+#   COMPAT_SANITY=0 scripts/compat.sh unit tests only
+#   scripts/compat.sh 2.17 -- -k mqtt extra arguments after -- go to pytest
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PY:-python3}"
+CACHE="${ROOT}/.cache/compat"
+SANITY="${COMPAT_SANITY:-1}"
+
+versions=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --) shift; break ;;
+    *) versions+=("$1"); shift ;;
+  esac
+done
+[ "${#versions[@]}" -gt 0 ] || versions=(2.17 2.18)
+pytest_args=("$@")
+
+DESELECT=(
+  # ansible.template.trust_as_template and data tagging are new in 2.19.
+  # (The same templating of catalogue_resolved works on 2.17/2.18: the
+  # preflight playbook tests exercise it through real ansible-playbook runs.)
+  tests/unit/plugins/filter/test_catalogue_filters.py::test_resolved_through_ansible_templar_is_fast_and_equal
+)
+
+log() { printf '[compat] %s\n' "$*"; }
+
+# Same host tools as scripts/unit.sh (real Mosquitto, Debian's paho 1.6).
+if ! [ -x /usr/sbin/mosquitto ] || ! command -v mosquitto_passwd >/dev/null 2>&1 \
+   || ! /usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1; then
+  bash "$ROOT/scripts/host-tools.sh"
+fi
+[ -x "$ROOT/.venv/bin/python" ] || { echo "[compat] no .venv (scripts/sanity.sh needs it): run 'make venv' first" >&2; exit 1; }
+
+pin() {  # the line of requirements.txt for package $1 (e.g. pytest==9.2.0)
+  grep -iE "^$1==" "$ROOT/requirements.txt" | head -n1
+}
+requirements=("$(pin pytest)" "$(pin paho-mqtt)")
+
+mkdir -p "$CACHE/shim"
+cat >"$CACHE/shim/alicia_compat_shim.py" <<'PY'
+"""pytest plugin written by scripts/compat.sh: provides
+ansible.module_utils.testing.patch_module_args (new in ansible-core 2.19) on
+older ansible-core, setting module args as their own unit tests did."""
+import contextlib
+import json
+import sys
+import types
+
+try:
+    import ansible.module_utils.testing  # noqa: F401  (2.19 and later)
+except ImportError:
+    import ansible.module_utils
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        if not isinstance(args, (dict, type(None))):
+            raise TypeError("The `args` arg must be a dict or None.")
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+
+    testing = types.ModuleType("ansible.module_utils.testing")
+    testing.patch_module_args = patch_module_args
+    sys.modules["ansible.module_utils.testing"] = testing
+    ansible.module_utils.testing = testing
+PY
+
+# get-pip.py stand-in for the pip version that this ansible-test pins
+# (2.17 pins another one than 2.18/2.19; scripts/sanity.sh writes the one for
+# .venv's ansible-test only). Same stand-in as scripts/sanity.sh's.
+get_pip_standin() {
+  local python="$1" pip_version get_pip
+  pip_version="$("$python" - <<'PY'
+import re, ansible_test, os
+path = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
+print(re.search(r"pip='([0-9.]+)'", open(path).read()).group(1))
+PY
+)"
+  get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+  [ -s "$get_pip" ] && return 0
+  mkdir -p "$(dirname "$get_pip")"
+  cat >"$get_pip" <<'PY'
+"""Stand-in for get-pip.py written by alicia.platform scripts/compat.sh:
+installs pip from PyPI with ensurepip's bundled pip (same arguments)."""
+import subprocess
+import sys
+
+args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdout=subprocess.DEVNULL)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)
+PY
+  log "pip ${pip_version} bootstrap stand-in written to $get_pip"
+}
+
+rows=()
+failed=0
+for v in "${versions[@]}"; do
+  venv="$CACHE/$v"
+  started=$SECONDS
+  mkdir -p "$venv"
+  log "ansible-core ${v}: virtualenv ${venv#"$ROOT"/}"
+  # --upgrade: a new 2.X patch on PyPI is picked up by the next run.
+  if ! { { [ -x "$venv/bin/python" ] || "$PY" -m venv "$venv"; } \
+         && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
+              "ansible-core==${v}.*" "${requirements[@]}"; } >"$venv/install.log" 2>&1; then
+    tail -n 20 "$venv/install.log" >&2
+    rows+=("$v|install failed|-|$((SECONDS - started)) s")
+    failed=1
+    continue
+  fi
+  core="$("$venv/bin/python" -c 'from ansible.release import __version__; print(__version__)')"
+
+  # Unit tests, as scripts/unit.sh runs them, with this venv's python.
+  log "ansible-core ${core}: unit tests (log: ${venv#"$ROOT"/}/unit.log)"
+  deselect=()
+  for test in "${DESELECT[@]}"; do deselect+=(--deselect "$test"); done
+  set +e
+  (
+    cd "$ROOT"
+    export PYTHONPATH="${ROOT}/.collections:${CACHE}/shim${PYTHONPATH:+:${PYTHONPATH}}"
+    export ANSIBLE_CONFIG="${ROOT}/ansible.cfg"
+    export ANSIBLE_CALLBACK_RESULT_FORMAT=json
+    "$venv/bin/python" -m pytest -p alicia_compat_shim -p no:cacheprovider -o "pythonpath=${ROOT}/.collections" \
+      --rootdir "$ROOT" -q -rfE "${deselect[@]}" tests/unit ${pytest_args[@]+"${pytest_args[@]}"}
+  ) >"$venv/unit.log" 2>&1
+  rc=$?
+  set -e
+  unit="$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)|^(=+ )?no tests ran' "$venv/unit.log" | tail -n1 \
+          | sed -E 's/^=+ //; s/ in [0-9.]+s.*$//')"
+  [ -n "$unit" ] || unit="pytest exit ${rc}"
+  if [ "$rc" -ne 0 ]; then
+    failed=1
+    unit="FAIL: ${unit}"
+    grep -E '^(FAILED|ERROR) ' "$venv/unit.log" | sed 's/^/  /' >&2 || tail -n 30 "$venv/unit.log" >&2
+  fi
+
+  # ansible-test sanity with this venv's ansible-test.
+  sanity="skipped"
+  if [ "$SANITY" != 0 ]; then
+    log "ansible-core ${core}: ansible-test sanity (log: ${venv#"$ROOT"/}/sanity.log)"
+    get_pip_standin "$venv/bin/python"
+    set +e
+    ANSIBLE_TEST="$venv/bin/ansible-test" bash "$ROOT/scripts/sanity.sh" >"$venv/sanity.log" 2>&1
+    rc=$?
+    set -e
+    ran="$(grep -c '^Running sanity test "' "$venv/sanity.log" || true)"
+    if [ "$rc" -eq 0 ]; then
+      sanity="ok (${ran} tests)"
+    else
+      failed=1
+      bad="$(sed -nE 's/^ERROR: Found [0-9]+ ([^ ]+) issue.*/\1/p' "$venv/sanity.log" | sort -u | tr '\n' ' ')"
+      sanity="FAIL (${ran} run) ${bad}"
+      grep -E '^ERROR' "$venv/sanity.log" | head -n 30 | sed 's/^/  /' >&2 || true
+      tail -n 5 "$venv/sanity.log" >&2
+    fi
+  fi
+  rows+=("$core|$unit|$sanity|$((SECONDS - started)) s")
+done
+
+echo
+printf '%-14s | %-40s | %-28s | %s\n' "ansible-core" "unit (tests/unit)" "sanity" "time"
+printf '%-14s-+-%-40s-+-%-28s-+-%s\n' "--------------" "----------------------------------------" \
+  "----------------------------" "------"
+for row in "${rows[@]}"; do
+  IFS='|' read -r c u s t <<<"$row"
+  printf '%-14s | %-40s | %-28s | %s\n' "$c" "$u" "$s" "$t"
+done
+exit "$failed"
