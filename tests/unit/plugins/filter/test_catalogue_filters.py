@@ -106,15 +106,13 @@ print(json.dumps({"elapsed": elapsed, "result": result, "errors": errors}))
 """
 
 
-def test_resolved_through_ansible_templar_is_fast_and_equal(root, resolved):
+def test_resolved_through_ansible_templar_is_equal(root, resolved):
     """The role default catalogue_resolved, templated by ansible-core 2.19 with
     tagged, lazy data (in a fresh interpreter, where Ansible's collection
-    loader owns ``ansible_collections``): same result, and quick; a
-    copy.deepcopy of the tagged data took about 7 s before resolve() made
-    plain copies."""
+    loader owns ``ansible_collections``): same result. How long it takes is
+    measured (printed, never asserted) in benchmarks/."""
     proc = subprocess.run([sys.executable, "-c", TEMPLAR_SCRIPT, root], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["result"] == json.loads(json.dumps(resolved))
     assert out["errors"] == []
-    assert out["elapsed"] < 3.0, "templating catalogue_resolved took %.1f s" % out["elapsed"]
