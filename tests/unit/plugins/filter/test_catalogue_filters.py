@@ -106,11 +106,12 @@ print(json.dumps({"elapsed": elapsed, "result": result, "errors": errors}))
 """
 
 
-def test_resolved_through_ansible_templar_is_equal(root, resolved):
+def test_resolved_through_ansible_templar_is_fast_and_equal(root, resolved):
     """The role default catalogue_resolved, templated by ansible-core 2.19 with
     tagged, lazy data (in a fresh interpreter, where Ansible's collection
-    loader owns ``ansible_collections``): same result. How long it takes is
-    measured (printed, never asserted) in benchmarks/."""
+    loader owns ``ansible_collections``): same result. How fast is measured
+    (printed, never asserted) in benchmarks/; the name stays, scripts/compat.sh
+    deselects the test by it."""
     proc = subprocess.run([sys.executable, "-c", TEMPLAR_SCRIPT, root], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
