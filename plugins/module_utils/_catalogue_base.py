@@ -34,8 +34,11 @@ def native(value):
     Ansible 2.19 hands filters tagged (and lazily templated) containers;
     ``copy.deepcopy`` of those copies every tag and is thousands of times
     slower than this. Iterating renders nested templates, so the copy is
-    plain, final data.
+    plain, final data. A vault-encrypted string (ansible-core 2.19's
+    EncryptedString, AnsibleVaultEncryptedUnicode before) becomes its text.
     """
+    if hasattr(value, "_ciphertext") and not isinstance(value, (str, bytes)):
+        return str.__str__(str(value))
     if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys")):
         return dict((native(key), native(item)) for key, item in value.items())
     if isinstance(value, (list, tuple)):

@@ -18,6 +18,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     fmt,
     hosts_of,
     is_list,
+    native,
     require_catalogue,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_order import order
@@ -156,7 +157,7 @@ def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
     env["MQTT_PORT"] = str(catalogue[broker].get("port"))
     own = (secrets or {}).get(name) or {}
     for secret in entry.get("secrets") or []:
-        value = own.get(secret) if hasattr(own, "get") else None
+        value = native(own.get(secret)) if hasattr(own, "get") else None
         if value is None or (isinstance(value, str) and not value.strip()):
             raise CatalogueError(fmt(name, "secrets", "missing required secret '%s' (set catalogue_secrets.%s.%s)"
                                      % (secret, name, secret)), service=name, field="secrets")

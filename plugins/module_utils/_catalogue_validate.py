@@ -22,6 +22,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     is_int,
     is_list,
     is_number,
+    native,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_order import cycle_message, find_cycles
 from ansible_collections.alicia.platform.plugins.module_utils._network import allow_from_problem
@@ -161,7 +162,7 @@ def _check_secrets(name, entry, secrets, errors):
         return
     own = secrets.get(name) if hasattr(secrets, "get") else None
     for secret in names:
-        value = own.get(secret) if hasattr(own, "get") else None
+        value = native(own.get(secret)) if hasattr(own, "get") else None
         if value is None or (isinstance(value, str) and not value.strip()):
             errors.append(fmt(name, "secrets", "missing required secret '%s' (set catalogue_secrets.%s.%s)"
                               % (secret, name, secret)))

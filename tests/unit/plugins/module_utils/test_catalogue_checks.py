@@ -349,3 +349,33 @@ def test_messages_grouped_by_service_in_catalogue_order(resolve):
     })
     services = [message.split("'")[1] for message in problems(catalogue)]
     assert services == ["stt_service", "stt_service", "event_scheduler"]
+
+
+class Vaulted(object):
+    """Stands in for a vault-encrypted string (AnsibleVaultEncryptedUnicode
+    on ansible-core 2.17/2.18, EncryptedString on 2.19): not a str, its text
+    by str()."""
+
+    _ciphertext = "$ANSIBLE_VAULT;1.1;AES256\n3031"
+
+    def __init__(self, text):
+        self._text = text
+
+    def __str__(self):
+        return self._text
+
+
+def test_vaulted_values_are_their_text(shipped):
+    assert cat.native({"a": [Vaulted("pw")]}) == {"a": ["pw"]}
+    assert type(cat.native(Vaulted("pw"))) is str
+    secrets = secrets_for(shipped)
+    secrets["ha_bridge"]["HA_TOKEN"] = Vaulted("token\nX=1")
+    secrets["stt_service"]["MQTT_PASSWORD"] = Vaulted("")
+    assert problems(shipped, secrets=secrets) == [
+        "catalogue: service 'stt_service' field 'secrets': missing required secret 'MQTT_PASSWORD' "
+        "(set catalogue_secrets.stt_service.MQTT_PASSWORD)",
+        "catalogue: service 'ha_bridge' field 'secrets': secret 'HA_TOKEN' contains a newline, carriage return or NUL "
+        "(not allowed in an environment file)",
+    ]
+    secrets["stt_service"]["MQTT_PASSWORD"] = Vaulted("pw")
+    assert cat.service_env(shipped, "stt_service", secrets, "b")["MQTT_PASSWORD"] == "pw"
