@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of alicia.platform.files: render on the controller, then one module execution.
+
+Templates are rendered like ansible.builtin.template renders them in
+ansible-core 2.19 (role search path, template variables including
+ansible_managed, the template source trusted, trailing newline kept), src
+files are read like ansible.builtin.copy reads them (role files/, vault
+decrypted); every entry's content goes to the module base64-encoded in a
+single _execute_module call. Content is never displayed or logged here.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+
+from jinja2.defaults import (
+    BLOCK_END_STRING,
+    BLOCK_START_STRING,
+    COMMENT_END_STRING,
+    COMMENT_START_STRING,
+    VARIABLE_END_STRING,
+    VARIABLE_START_STRING,
+)
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.six import string_types
+from ansible.plugins.action import ActionBase
+from ansible.template import generate_ansible_template_vars, trust_as_template
+
+from ansible_collections.alicia.platform.plugins.module_utils._files import argument_spec, check_args, label
+
+MODULE = "alicia.platform.files"
+
+# ansible.builtin.template's defaults (trim_blocks on, lstrip_blocks off, "\n").
+TEMPLATE_OVERRIDES = dict(
+    block_start_string=BLOCK_START_STRING,
+    block_end_string=BLOCK_END_STRING,
+    variable_start_string=VARIABLE_START_STRING,
+    variable_end_string=VARIABLE_END_STRING,
+    comment_start_string=COMMENT_START_STRING,
+    comment_end_string=COMMENT_END_STRING,
+    trim_blocks=True,
+    lstrip_blocks=False,
+    newline_sequence="\n",
+)
+
+CONTROLLER_ONLY = ("template", "src", "vars", "content")
+
+
+def json_content(args):
+    """Task args with non-text content (a dict or a list) as JSON text, like ansible.builtin.copy."""
+    files = args.get("files")
+    if not isinstance(files, list):
+        return args
+    converted = []
+    for entry in files:
+        if isinstance(entry, dict) and entry.get("content") is not None \
+                and not isinstance(entry["content"], string_types):
+            entry = dict(entry, content=json.dumps(entry["content"]))
+        converted.append(entry)
+    return dict(args, files=converted)
+
+
+def without_none(entry):
+    return dict((name, value) for name, value in entry.items() if value is not None)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        if task_vars is None:
+            task_vars = dict()
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+
+        try:
+            validation = ArgumentSpecValidator(argument_spec()).validate(json_content(self._task.args))
+            if validation.error_messages:
+                raise AnsibleActionFail("files: %s" % "; ".join(validation.error_messages))
+            params = validation.validated_parameters
+            errors = check_args(params["files"], params.get("prune"), params.get("defaults"))
+            if errors:
+                raise AnsibleActionFail("files: %s" % "; ".join(errors))
+
+            module_args = dict(files=[self._entry(index, entry, task_vars)
+                                      for index, entry in enumerate(params["files"])])
+            if params.get("defaults"):
+                module_args["defaults"] = without_none(params["defaults"])
+            if params.get("prune"):
+                module_args["prune"] = [without_none(spec) for spec in params["prune"]]
+
+            result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
+            return result
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _entry(self, index, entry, task_vars):
+        """The module's entry: content as content_b64, controller-only options dropped."""
+        name = label(index, entry)
+        if entry.get("template") is not None:
+            data = self._render(name, entry, task_vars)
+        elif entry.get("src") is not None:
+            data = self._read_src(name, entry["src"])
+        elif entry.get("content") is not None:
+            data = to_bytes(entry["content"], errors="surrogate_or_strict")
+        else:
+            data = None
+        sent = without_none(dict((k, v) for k, v in entry.items() if k not in CONTROLLER_ONLY))
+        if data is not None:
+            sent["content_b64"] = to_text(base64.b64encode(data))
+        return sent
+
+    def _find(self, name, where, needle):
+        try:
+            return self._find_needle(where, needle)
+        except AnsibleError as exc:
+            raise AnsibleActionFail("%s: %s" % (name, to_text(exc)))
+
+    def _read_src(self, name, src):
+        """The bytes of a file from the role's files/ (or the usual copy search path), vault decrypted."""
+        source = self._find(name, "files", src)
+        if os.path.isdir(source):
+            raise AnsibleActionFail("%s: src %s is a directory; only files are supported" % (name, src))
+        real = self._loader.get_real_file(source, decrypt=True)
+        try:
+            with open(to_bytes(real, errors="surrogate_or_strict"), "rb") as handle:
+                return handle.read()
+        finally:
+            self._loader.cleanup_tmp_file(real)
+
+    def _render(self, name, entry, task_vars):
+        """A template rendered as ansible.builtin.template renders it, as UTF-8 bytes."""
+        source = self._find(name, "templates", entry["template"])
+        template_data = trust_as_template(self._loader.get_text_file_contents(source))
+
+        searchpath = list(task_vars.get("ansible_search_path", []))
+        searchpath.extend([self._loader.get_basedir(), os.path.dirname(source)])
+        # like template: each search path's templates/ subdirectory first
+        searchpath = [p for path in searchpath for p in (os.path.join(path, "templates"), path)]
+
+        temp_vars = task_vars.copy()
+        temp_vars.update(entry.get("vars") or {})
+        template_vars = generate_ansible_template_vars(path=entry["template"], fullpath=source,
+                                                       dest_path=entry["path"])
+        if "ansible_managed" in temp_vars:  # do not clobber ansible_managed when set by the user
+            template_vars.pop("ansible_managed", None)
+        temp_vars.update(template_vars)
+
+        templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=temp_vars)
+        try:
+            resultant = templar.template(template_data, escape_backslashes=False, overrides=TEMPLATE_OVERRIDES)
+        except AnsibleError as exc:
+            raise AnsibleActionFail("%s: template %s: %s" % (name, entry["template"], to_text(exc)), orig_exc=exc)
+        if resultant is None:
+            resultant = ""
+        return to_bytes(resultant, encoding="utf-8", errors="surrogate_or_strict")

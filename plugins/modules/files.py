@@ -1,0 +1,433 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: files
+short_description: Apply many files, directories and templates on a host in one module execution
+version_added: 0.1.0
+description:
+  - Applies every entry of O(files) in order, then removes what O(prune) finds
+    and nobody declares, in B(one) module execution, so a role replaces its
+    M(ansible.builtin.template), M(ansible.builtin.copy) and M(ansible.builtin.file)
+    loops with one task.
+  - The action plugin renders O(files[].template) entries on the controller like
+    M(ansible.builtin.template) (role C(templates/) search path, C(ansible_managed)
+    and the other C(template_*) variables, task variables plus O(files[].vars),
+    trailing newline kept) and reads O(files[].src) entries from the role's
+    C(files/) like M(ansible.builtin.copy), then sends all content base64-encoded
+    to the module on the target in a single call. It never calls M(ansible.builtin.stat)
+    or M(ansible.builtin.copy) per file.
+  - Content changes are atomic. The new content goes to a temporary file in the
+    same directory, which gets the owner, group and mode, is checked with
+    O(files[].validate) when given, and is then renamed over the path. An
+    existing file whose content is right but whose owner, group or mode is
+    not only gets those fixed, and is not rewritten.
+  - The module fails before touching anything when O(files) has a duplicate
+    path, a relative path or a bad combination of options (each problem named
+    with its entry), or, outside check mode, when an owner or group does not exist.
+  - When an entry fails (a failed O(files[].validate), a missing parent
+    directory, a permission error) the module fails naming the path; the
+    result still lists the entries applied before it, and O(prune) does not run.
+  - Called without its action plugin (for example as C(ansible.legacy) or from
+    tests) the module takes only rendered content, O(files[].content) or O(files[].content_b64).
+author:
+  - Alicia platform engineers (@alicia-platform)
+options:
+  files:
+    description:
+      - The paths to manage, applied in this order, so an earlier entry can
+        create the directory or install the validator a later entry needs.
+      - Each path may appear once.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description:
+          - Absolute path on the target.
+        type: str
+        required: true
+      state:
+        description:
+          - V(file) makes the path a regular file with the given content; an
+            existing symbolic link at the path is replaced, not followed. The
+            parent directory must exist (in check mode a missing one makes the
+            entry reported as created).
+          - V(directory) creates the directory and missing parents (each parent
+            created gets the same owner, group and mode) and fixes owner, group and mode.
+          - V(touch) creates an empty file when missing and fixes owner, group and
+            mode; the content and timestamps of an existing file are never changed.
+          - V(absent) removes a file or symbolic link, a directory recursively.
+        type: str
+        choices: [file, directory, absent, touch]
+        default: file
+      template:
+        description:
+          - A Jinja2 template rendered on the controller, found like
+            M(ansible.builtin.template) finds O(ansible.builtin.template#module:src)
+            (the role's C(templates/) directory first).
+          - Only one of O(files[].template), O(files[].content), O(files[].content_b64)
+            and O(files[].src); a V(file) entry needs one of them, other states take none.
+          - Handled by the action plugin; the module alone does not accept it.
+        type: str
+      vars:
+        description:
+          - Variables for this entry's O(files[].template) only, on top of the task's variables.
+        type: dict
+      content:
+        description:
+          - The content as text (UTF-8).
+          - Never returned in C(invocation); shown in diffs unless O(files[].secret=true).
+        type: str
+      content_b64:
+        description:
+          - The content base64-encoded, bytes as they are. The action plugin sends
+            every entry's content this way.
+          - Never returned in C(invocation).
+        type: str
+      src:
+        description:
+          - A file copied as is (bytes), found like M(ansible.builtin.copy) finds
+            O(ansible.builtin.copy#module:src) (the role's C(files/) directory
+            first); Ansible Vault encrypted files are decrypted.
+          - Handled by the action plugin; the module alone does not accept it.
+        type: str
+      owner:
+        description:
+          - User name or numeric id owning the path. Omitted, O(defaults.owner)
+            applies; without either an existing path keeps its owner.
+          - In check mode an owner that does not exist yet reports the entry as changed
+            instead of failing.
+        type: str
+      group:
+        description:
+          - Group name or numeric id of the path, like O(files[].owner).
+        type: str
+      mode:
+        description:
+          - Octal permissions as a string (V('0644'), V('644')) or an integer (taken as is,
+            so YAML V(0644) works and V(644) does not mean V('0644')). Symbolic modes are not supported.
+          - Omitted, O(defaults.mode) applies (for a directory O(defaults.directory_mode));
+            without either an existing path keeps its mode and a new one gets the umask default.
+        type: raw
+      validate:
+        description:
+          - Command that checks the new content before it replaces the path; C(%s) is the
+            temporary file in the same directory. Run only when the content changes, never in check mode.
+          - On failure the temporary file is removed, the path is left as it was and the
+            module fails with the command's output.
+        type: str
+      secret:
+        description:
+          - The content is never shown; diffs show a placeholder and the content is
+            masked in any output of the module.
+        type: bool
+        default: false
+      key:
+        description:
+          - Free-form label; the labels of changed entries are returned in RV(changed_keys),
+            for example to notify only the handlers that matter.
+        type: str
+  defaults:
+    description:
+      - Owner, group and mode for the entries of O(files) that omit them.
+    type: dict
+    suboptions:
+      owner:
+        description: Owner of entries without O(files[].owner).
+        type: str
+      group:
+        description: Group of entries without O(files[].group).
+        type: str
+      mode:
+        description:
+          - Mode of V(file) and V(touch) entries without O(files[].mode).
+          - For V(directory) entries without O(files[].mode) and when
+            O(defaults.directory_mode) is not set, this mode with search
+            permission added wherever read is allowed (V('0644') gives V('0755'),
+            V('0640') gives V('0750')).
+        type: raw
+      directory_mode:
+        description: Mode of V(directory) entries without O(files[].mode).
+        type: raw
+  prune:
+    description:
+      - Directories to clean after all O(files) are applied. Regular files and symbolic
+        links directly in O(prune[].path) whose base name matches one of
+        O(prune[].patterns) and whose path is not in O(files) are removed.
+        Subdirectories and their content are never touched.
+      - A missing O(prune[].path) is skipped.
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: Absolute path of the directory.
+        type: str
+        required: true
+      patterns:
+        description: Shell patterns (fnmatch, case-sensitive) matched against base names.
+        type: list
+        elements: str
+        required: true
+      key:
+        description: Label added to RV(changed_keys) when something here is removed.
+        type: str
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+  bypass_host_loop:
+    description:
+      - Forces a 'global' task that does not execute per host, this bypasses per host templating and serial,
+        throttle and other loop considerations.
+    support: none
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Nothing is written and no O(files[].validate) runs. An owner or group that
+        does not exist yet, or a parent directory that does not exist yet, makes the
+        entry reported as changed instead of failing, since earlier tasks that create
+        them did nothing in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - One diff per changed path. Text content up to 256 KiB is shown; binary or larger
+        content and O(files[].secret) entries show a placeholder. State changes show as
+        C(state) lines, owner, group and mode changes as C(owner), C(group) and C(mode) lines.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+  safe_file_operations:
+    description: Uses Ansible's strict file operation functions to ensure proper permissions and avoid data corruption.
+    support: partial
+    details:
+      - Content is written atomically with the module's own temporary file in the same directory,
+        fsync and rename, with owner, group and mode set before the rename. SELinux contexts,
+        ACLs and extended attributes of a replaced file are not carried over.
+  vault:
+    description: Can automatically decrypt Ansible vaulted files.
+    support: full
+    details:
+      - O(files[].template) and O(files[].src) files encrypted with Ansible Vault are decrypted on the controller.
+notes:
+  - Paths are not followed through symbolic links by V(file) and V(absent) entries;
+    V(directory) and V(touch) entries follow them.
+  - Hard links of a file whose content changes are broken, as with M(ansible.builtin.copy).
+  - Content (O(files[].content), O(files[].content_b64)) is never returned in C(invocation);
+    use O(files[].secret=true) for content that must not show in diffs either.
+  - Secret content is masked like any C(no_log) value, by replacing every occurrence of it
+    in the module's output with C(********); a very short secret therefore masks
+    unrelated text too.
+  - Validate commands run without a shell, like the O(ansible.builtin.copy#module:validate)
+    option of M(ansible.builtin.copy); the temporary file is named
+    C(.alicia-files-<random>-<base name>) so validators that look at the extension still see it.
+seealso:
+  - module: ansible.builtin.template
+  - module: ansible.builtin.copy
+  - module: ansible.builtin.file
+"""
+
+EXAMPLES = r"""
+- name: Log rotation | policies, drop-ins and the report script in one task
+  alicia.platform.files:
+    defaults: {owner: root, group: root, mode: "0644"}
+    files:
+      - path: /etc/systemd/system/logrotate.timer.d
+        state: directory
+      - path: /etc/systemd/system/logrotate.timer.d/alicia.conf
+        template: logrotate.timer.conf.j2
+        key: timer
+      - path: /usr/local/bin/alicia-log-report
+        src: alicia_log_report.py
+        mode: "0755"
+      - path: /etc/logrotate.d/alicia-tts
+        template: policy.j2
+        vars:
+          policy: "{{ tts_policy }}"
+        validate: logrotate -d %s
+      - path: /var/log/alicia/tts.log
+        state: touch
+        owner: alicia
+        mode: "0640"
+    prune:
+      - path: /etc/logrotate.d
+        patterns: ["alicia-*"]
+  register: log_rotation_files
+
+- name: Log rotation | reload systemd only when the timer drop-in changed
+  ansible.builtin.systemd_service:
+    daemon_reload: true
+  when: "'timer' in log_rotation_files.changed_keys"
+
+- name: A secret, never shown in diffs or results
+  alicia.platform.files:
+    files:
+      - path: /etc/alicia/mqtt.env
+        content: "MQTT_PASSWORD={{ mqtt_password }}\n"
+        owner: root
+        group: alicia
+        mode: "0640"
+        secret: true
+  no_log: true
+"""
+
+RETURN = r"""
+files:
+  description: One result per path, the entries of O(files) in order, then what O(prune) removed.
+  returned: always
+  type: dict
+  sample:
+    /etc/logrotate.d/alicia-tts: {changed: true, state: file, action: updated}
+    /etc/logrotate.d/alicia-old: {changed: true, state: absent, action: removed, pruned: true}
+  contains:
+    changed:
+      description: Whether the path was (or in check mode would be) changed.
+      type: bool
+    state:
+      description: The entry's O(files[].state); V(absent) for paths removed by O(prune).
+      type: str
+    action:
+      description: What was done.
+      type: str
+      choices: [created, updated, attributes, removed, unchanged]
+    pruned:
+      description: Present and true for paths removed by O(prune).
+      type: bool
+changed_paths:
+  description: The changed paths, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/logrotate.d/alicia-tts]
+changed_keys:
+  description: The O(files[].key) and O(prune[].key) labels of changed paths, each once, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [journald]
+removed:
+  description: Paths removed by O(files[].state=absent) entries or by O(prune), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/logrotate.d/alicia-old]
+failed_path:
+  description: The path of the entry that failed.
+  returned: failure while applying an entry
+  type: str
+  sample: /etc/logrotate.d/alicia-tts
+diff:
+  description: One diff per changed path (C(before_header), C(after_header), C(before), C(after)).
+  returned: diff mode
+  type: list
+  elements: dict
+  sample:
+    - before_header: /etc/logrotate.d/alicia-tts (mode 0640)
+      after_header: /etc/logrotate.d/alicia-tts (mode 0644)
+      before: "/var/log/alicia/tts.log {\n  daily\n}\n"
+      after: "/var/log/alicia/tts.log {\n  weekly\n}\n"
+msg:
+  description: Summary of what changed.
+  returned: always
+  type: str
+  sample: "2 of 20 paths changed (updated 1, removed 1)"
+"""
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alicia.platform.plugins.module_utils._files import (
+    RENDERED_SOURCES,
+    FilesError,
+    apply_all,
+    argument_spec,
+    check_args,
+    content_bytes,
+    prepare,
+    resolve_ids,
+)
+
+HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def sanitized_params(params):
+    """The params for C(invocation), every content replaced by the no_log placeholder."""
+    shown = copy.deepcopy(params)
+    for entry in shown.get("files") or []:
+        for name in RENDERED_SOURCES:
+            if entry.get(name) is not None:
+                entry[name] = HIDDEN
+    return shown
+
+
+def masked_values(files):
+    """(plain, secret): content strings of normal entries and of secret entries.
+
+    Content options are no_log, so AnsibleModule would mask every occurrence of
+    them in the result, diffs and messages included. Only secret content stays
+    masked (also decoded, as it may show in a validator's output); the
+    invocation hides all content through sanitized_params.
+    """
+    plain, secret = set(), set()
+    for raw in files or []:
+        values = [raw.get(name) for name in RENDERED_SOURCES]
+        if raw.get("secret"):
+            try:
+                data = content_bytes(raw)
+                text = data.decode("utf-8") if data else None
+            except (TypeError, ValueError):
+                text = None
+            values += [text, text.strip() if text else None]
+        for value in values:
+            if value and value.strip():
+                (secret if raw.get("secret") else plain).add(value)
+    return plain, secret
+
+
+def run_module():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    invocation = dict(module_args=sanitized_params(params))
+    plain, secret = masked_values(params["files"])
+    module.no_log_values.difference_update(plain - secret)
+    module.no_log_values.update(secret)
+
+    errors = check_args(params["files"], params["prune"], params["defaults"], sources=RENDERED_SOURCES)
+    if errors:
+        module.fail_json(msg="files: %s" % "; ".join(errors), invocation=invocation)
+    entries, prunes = prepare(params["files"], params["defaults"], params["prune"])
+
+    problems = resolve_ids(entries)
+    if problems and not module.check_mode:
+        module.fail_json(msg="files: %s" % "; ".join(problems), invocation=invocation)
+
+    try:
+        result = apply_all(entries, prunes, check_mode=module.check_mode, want_diff=module._diff,
+                           run=module.run_command)
+    except FilesError as exc:
+        result = dict(exc.result or {})
+        result.update(msg="files: %s" % exc.msg, failed_path=exc.path, invocation=invocation)
+        module.fail_json(**result)
+    result["invocation"] = invocation
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == "__main__":
+    main()

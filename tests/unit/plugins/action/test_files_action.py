@@ -1,0 +1,230 @@
+# -*- coding: utf-8 -*-
+"""alicia.platform.files through real ansible-playbook runs against localhost (connection local).
+
+Each test builds a throwaway playbook directory with a role (templates/,
+files/) and checks the files on disk, the registered result, the --check
+--diff output and the number of module executions (counted by an
+interpreter wrapper that appends a line per Python start).
+"""
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+import yaml
+
+BLOB = bytes(range(256)) + b"\x00tail"
+TOKEN = "tok-5ecret-8c1e"
+GREETING = "hello from the play 7f3a"
+
+POLICY = """{{ ansible_managed | comment }}
+{{ policy.path }} {
+{% include 'options.j2' %}
+
+    su {{ demo_user }} {{ demo_user }}
+}
+"""
+OPTIONS = """    {{ policy.rotate }}
+    missingok
+"""
+
+
+def files_task(demo_dir, extra=0):
+    entries = [
+        {"path": demo_dir + "/conf.d", "state": "directory", "mode": "0755"},
+        {"path": demo_dir + "/conf.d/alicia-tts", "template": "policy.j2", "key": "policies",
+         "vars": {"policy": {"path": "/var/log/alicia/tts.log", "rotate": "daily"}}},
+        {"path": demo_dir + "/conf.d/alicia-stt", "template": "policy.j2", "key": "policies",
+         "vars": {"policy": {"path": "/var/log/alicia/stt.log", "rotate": "weekly"}}},
+        {"path": demo_dir + "/blob.bin", "src": "blob.bin", "mode": "0600", "key": "blob"},
+        {"path": demo_dir + "/motd", "content": "{{ demo_greeting }}\n", "key": "motd"},
+        {"path": demo_dir + "/secret.env", "content": "TOKEN={{ demo_token }}\n", "secret": True, "mode": "0600"},
+        {"path": demo_dir + "/app.log", "state": "touch", "mode": "0640"},
+    ]
+    entries += [{"path": "%s/conf.d/extra-%02d" % (demo_dir, i), "content": "extra %d\n" % i} for i in range(extra)]
+    return {
+        "name": "Demo | files",
+        "alicia.platform.files": {
+            "defaults": {"mode": "0644"},
+            "files": entries,
+            "prune": [{"path": demo_dir + "/conf.d", "patterns": ["alicia-*"], "key": "pruned"}],
+        },
+        "register": "demo_result",
+        "tags": ["files"],
+    }
+
+
+def builtin_template_task(demo_dir):
+    return {
+        "name": "Demo | the same template with ansible.builtin.template",
+        "ansible.builtin.template": {"src": "policy.j2", "dest": demo_dir + "/builtin-tts", "mode": "0644"},
+        "vars": {"policy": {"path": "/var/log/alicia/tts.log", "rotate": "daily"}},
+        "tags": ["compare"],
+    }
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A playbook directory with role `demo`; returns (playbook, demo_dir, write_tasks)."""
+    role = tmp_path / "play" / "roles" / "demo"
+    for sub in ("templates", "files", "tasks"):
+        (role / sub).mkdir(parents=True)
+    (role / "templates" / "policy.j2").write_text(POLICY)
+    (role / "templates" / "options.j2").write_text(OPTIONS)
+    (role / "files" / "blob.bin").write_bytes(BLOB)
+    demo_dir = str(tmp_path / "target")
+    playbook = tmp_path / "play" / "site.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Demo", "hosts": "localhost", "gather_facts": False,
+        "vars": {"demo_greeting": GREETING, "demo_token": TOKEN, "demo_user": "alicia"},
+        "roles": ["demo"],
+    }], sort_keys=False))
+
+    def write_tasks(tasks):
+        (role / "tasks" / "main.yml").write_text(yaml.safe_dump(tasks, sort_keys=False))
+    return str(playbook), demo_dir, write_tasks
+
+
+@pytest.fixture
+def playbook(run_playbook):
+    """playbook(path, *args, json_output=False, python=...) -> (CompletedProcess, parsed JSON or None)."""
+    def _run(path, *args, **kwargs):
+        env = dict(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json")  # no profile_tasks lines in the output
+        json_output = kwargs.pop("json_output", False)
+        if json_output:
+            env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        python = kwargs.pop("python", sys.executable)
+        proc = run_playbook(["-i", "localhost,", "-c", "local", path] + list(args), python=python, **env)
+        parsed = json.loads(proc.stdout) if json_output and proc.stdout.strip().startswith("{") else None
+        return proc, parsed
+    return _run
+
+
+def task_results(parsed, name):
+    return [task["hosts"]["localhost"] for play in parsed["plays"] for task in play["tasks"]
+            if task["task"]["name"].split(" : ", 1)[-1] == name]  # "demo : Demo | files"
+
+
+def test_renders_like_template_copies_src_and_is_idempotent(project, playbook):
+    path, demo_dir, write_tasks = project
+    os.makedirs(demo_dir + "/conf.d")
+    for name in ("alicia-old", "other"):
+        with open(os.path.join(demo_dir, "conf.d", name), "w") as handle:
+            handle.write(name)
+    write_tasks([files_task(demo_dir), builtin_template_task(demo_dir)])
+
+    proc, parsed = playbook(path, json_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = task_results(parsed, "Demo | files")[0]
+
+    with open(demo_dir + "/conf.d/alicia-tts") as handle:
+        tts = handle.read()
+    assert tts == ("#\n# Ansible managed\n#\n/var/log/alicia/tts.log {\n    daily\n    missingok\n"
+                   "    su alicia alicia\n}\n")
+    with open(demo_dir + "/builtin-tts") as handle:
+        assert tts == handle.read(), "same bytes as ansible.builtin.template renders"
+    with open(demo_dir + "/conf.d/alicia-stt") as handle:
+        assert "/var/log/alicia/stt.log {\n    weekly\n" in handle.read()
+    with open(demo_dir + "/blob.bin", "rb") as handle:
+        assert handle.read() == BLOB
+    assert stat.S_IMODE(os.stat(demo_dir + "/blob.bin").st_mode) == 0o600
+    with open(demo_dir + "/motd") as handle:
+        assert handle.read() == GREETING + "\n"
+    with open(demo_dir + "/secret.env") as handle:
+        assert handle.read() == "TOKEN=%s\n" % TOKEN
+    assert sorted(os.listdir(demo_dir + "/conf.d")) == ["alicia-stt", "alicia-tts", "other"]
+
+    assert result["changed"] is True
+    assert result["changed_keys"] == ["policies", "blob", "motd", "pruned"]
+    assert result["removed"] == [demo_dir + "/conf.d/alicia-old"]
+    assert result["files"][demo_dir + "/conf.d"]["action"] == "unchanged"
+    assert result["files"][demo_dir + "/app.log"] == dict(changed=True, state="touch", action="created")
+    assert TOKEN not in json.dumps(result)
+
+    proc, parsed = playbook(path, "--tags", "files", json_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    again = task_results(parsed, "Demo | files")[0]
+    assert (again["changed"], again["changed_paths"], again["changed_keys"]) == (False, [], [])
+
+
+def test_one_module_execution_for_many_files(project, playbook, tmp_path):
+    path, demo_dir, write_tasks = project
+    counter = tmp_path / "executions"
+    wrapper = tmp_path / "counting-python"
+    wrapper.write_text("#!/bin/sh\necho \"$$\" >> '%s'\nexec '%s' \"$@\"\n" % (counter, sys.executable))
+    wrapper.chmod(0o755)
+    write_tasks([files_task(demo_dir, extra=25)])
+
+    proc, parsed = playbook(path, "--tags", "files", json_output=True, python=str(wrapper))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = task_results(parsed, "Demo | files")[0]
+    assert len(result["changed_paths"]) == 32
+    assert len(counter.read_text().split()) == 1, "32 paths in exactly one module execution"
+
+    proc, parsed = playbook(path, "--tags", "files", json_output=True, python=str(wrapper))
+    assert task_results(parsed, "Demo | files")[0]["changed"] is False
+    assert len(counter.read_text().split()) == 2
+
+
+def test_check_diff_on_a_fresh_host(project, playbook):
+    path, demo_dir, write_tasks = project
+    write_tasks([files_task(demo_dir)])
+    proc, _parsed = playbook(path, "--check", "--diff", "--tags", "files")
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert not os.path.exists(demo_dir), "check mode writes nothing"
+    assert "--- before: %s/conf.d\n+++ after: %s/conf.d\n" % (demo_dir, demo_dir) in out
+    assert "-state: absent\n+state: directory\n+mode: 0755\n" in out
+    assert "--- before: %s/conf.d/alicia-tts\n+++ after: %s/conf.d/alicia-tts (mode 0644)\n" % (demo_dir, demo_dir) in out
+    assert "+# Ansible managed\n" in out and "+/var/log/alicia/tts.log {\n" in out
+    assert "+(binary content not shown: 261 bytes" in out
+    assert "+%s\n" % GREETING in out
+    assert "+(secret content not shown, changed)\n" in out
+    assert TOKEN not in out and TOKEN not in proc.stderr
+    assert "changed: [localhost]" in out
+
+
+def test_content_is_not_logged_at_vvv(project, playbook):
+    path, demo_dir, write_tasks = project
+    write_tasks([files_task(demo_dir)])
+    proc, _parsed = playbook(path, "-vvv", "--tags", "files")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in proc.stdout, "the invocation is shown at -vvv"
+    for text in (TOKEN, GREETING, "Ansible managed"):
+        assert text not in proc.stdout and text not in proc.stderr, text
+    assert proc.stdout.count("<localhost> EXEC ") == 1
+
+
+def test_bad_entries_fail_on_the_controller_naming_the_entry(project, playbook):
+    path, demo_dir, write_tasks = project
+
+    def task(name, entries):
+        return {"name": name, "alicia.platform.files": {"files": entries}, "ignore_errors": True}
+
+    first = {"path": demo_dir + "/first", "content": "x"}
+    write_tasks([
+        task("missing template", [first, {"path": demo_dir + "/b", "template": "nope.j2"}]),
+        task("undefined variable", [first, {"path": demo_dir + "/c", "template": "policy.j2"}]),
+        task("duplicate", [first, {"path": demo_dir + "/first/", "content": "y"}]),
+        task("relative", [first, {"path": "etc/x", "content": "y"}]),
+        task("two sources", [first, {"path": demo_dir + "/d", "content": "y", "src": "blob.bin"}]),
+        task("missing src", [first, {"path": demo_dir + "/e", "src": "nope.bin"}]),
+    ])
+    proc, parsed = playbook(path, json_output=True)
+    assert parsed is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def msg(name):
+        result = task_results(parsed, name)[0]
+        assert result["failed"] is True, result
+        return result["msg"]
+
+    assert "files[1] (%s/b)" % demo_dir in msg("missing template") and "nope.j2" in msg("missing template")
+    assert "files[1] (%s/c): template policy.j2" % demo_dir in msg("undefined variable")
+    assert "policy" in msg("undefined variable")
+    assert "files[1] (%s/first/): duplicate path %s/first" % (demo_dir, demo_dir) in msg("duplicate")
+    assert "files[1] (etc/x): path must be absolute" in msg("relative")
+    assert "files[1] (%s/d): at most one of" % demo_dir in msg("two sources")
+    assert "files[1] (%s/e)" % demo_dir in msg("missing src") and "nope.bin" in msg("missing src")
+    assert not os.path.exists(demo_dir), "bad entries fail before the module runs"
