@@ -110,7 +110,6 @@ def test_gate_all_healthy_concurrently(http_server):
     assert summary["unhealthy"] == []
     assert [r["service"] for r in summary["results"]] == ["svc%02d" % i for i in range(23)]
     assert all(r["attempts"] == 1 and r["time_to_healthy"] is not None for r in summary["results"])
-    assert summary["elapsed"] < 0.5
     assert summary["msg"].startswith("health gate: all 23 endpoints healthy in ")
 
 
