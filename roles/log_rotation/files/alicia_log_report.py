@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Copyright: alicia.platform contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Log report of the Alicia services on one host (seed 004, "Log Management").
 
 Run by the log_rotation role (tasks_from: report) through
