@@ -20,6 +20,8 @@ MONITOR = "alicia_monitor"
 SERVICE_A = "security_gateway"
 SERVICE_B = "device_registry"
 NEW_PASSWORD = "changed-%s" % uuid.uuid4().hex
+# The first task of the broker's users step (run_converge starts there).
+USERS_START = "Broker | users | what the current password file was built from, its checksum, and the unit's state"
 ACL_LINE = re.compile(r"^(user [A-Za-z0-9_.@-]+|topic (read|write|readwrite) \S+)$")
 
 
@@ -312,7 +314,7 @@ def test_rejected_config_leaves_the_broker_running_its_config(broker, client, mq
     changed = copy.deepcopy(secrets)
     changed["catalogue_secrets"][SERVICE_A]["MQTT_PASSWORD"] = NEW_PASSWORD
     changed["broker_config_extra"] = "max_packet_size not-a-number"
-    rc, out = run_converge(changed, start_at="Users | current password file")
+    rc, out = run_converge(changed, USERS_START)
     assert rc != 0
     assert "Mosquitto rejected the new configuration, so the live file was left untouched" in out, out[-4000:]
     assert "Invalid max_packet_size value" in out and "max_packet_size not-a-number" in out, out[-4000:]
@@ -329,10 +331,10 @@ def test_password_change_reloads_without_dropping_other_services(broker, client,
     change anything, the broker keeps its process and service B stays
     connected and receiving."""
     pid = main_pid(broker)
-    rc, out = run_converge(start_at="Users | current password file")
+    rc, out = run_converge(USERS_START)
     assert rc == 0, out[-4000:]
-    changed = [title for title in changed_tasks(out) if not title.startswith("Users | ")]
-    assert changed == ["Reload the broker service"], out
+    changed = [title for title in changed_tasks(out) if not title.startswith("Broker | users | ")]
+    assert changed == ["Broker | reload mosquitto"], out
     assert main_pid(broker) == pid, "the broker restarted instead of reloading"
     assert mqtt.pub(a, "alicia/%s/x" % SERVICE_A, "lab").rc == 0
     assert mqtt.pub(a, "alicia/%s/x" % SERVICE_A, "new", password_file="%s/new-password" % PW_DIR).rc != 0
@@ -345,6 +347,6 @@ def test_missing_service_password_fails_before_touching_the_host(broker, secrets
     del without["catalogue_secrets"]["tts_service"]
     rc, out = run_converge(without)
     assert rc != 0
-    assert "no MQTT password for service(s) tts_service" in out, out[-4000:]
+    assert "service 'tts_service' field 'secrets': missing required secret 'MQTT_PASSWORD'" in out, out[-4000:]
     assert changed_tasks(out) == [] and re.search(r"%s\s*: ok=\d+\s+changed=0 " % BROKER, out), out[-4000:]
     assert broker.file("/etc/mosquitto/passwd").sha256sum == passwd
