@@ -14,7 +14,7 @@ tarball=$(ls "$work"/dist/alicia-platform-*.tar.gz)
 echo "[build] built $(basename "$tarball")"
 
 # Nothing from tests, Molecule, CI or the lab may ship.
-if tar -tzf "$tarball" | grep -E '^(molecule|tests|\.ci|\.collections|\.config|scripts|benchmarks)/|\.venv/|/vault\.yml$'; then
+if tar -tzf "$tarball" | grep -E '^(molecule|tests|inventories|\.ci|\.collections|\.config|scripts|benchmarks)/|\.venv/|/vault\.yml$'; then
   echo "[build] the tarball ships files that build_ignore should keep out" >&2
   exit 1
 fi

@@ -1,4 +1,5 @@
 """The whole platform as site.yml deploys it on one host in every group."""
+import json
 import os
 
 import yaml
@@ -77,3 +78,32 @@ def test_broker_log_is_rotated_by_the_baseline_policy(host):
     check = host.run("logrotate -d /etc/logrotate.d/mosquitto")
     assert check.rc == 0, check.stderr
     assert "/var/log/mosquitto/mosquitto.log" in check.stdout + check.stderr
+
+
+# ---- re-run budget ------------------------------------------------------------
+
+# Module executions per host that a re-run of site.yml (preflight, baseline,
+# broker) may cost: every execution costs about 0.5 s on the build machine.
+RERUN_BUDGET = 16
+
+
+def module_counts():
+    """What the callback alicia.platform.module_count wrote for the last
+    playbook run before verify: Molecule's idempotence re-run."""
+    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "module_count.json")
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_rerun_stays_within_the_module_execution_budget():
+    hosts = module_counts()["hosts"]
+    assert hosts, "the idempotence run counted no host"
+    for name, counts in hosts.items():
+        roles = ", ".join("%s %d" % item for item in sorted(counts["roles"].items(), key=lambda i: -i[1]))
+        assert counts["total"] <= RERUN_BUDGET, "%s: %d module executions on a re-run (budget %d): %s" % (
+            name, counts["total"], RERUN_BUDGET, roles)
+
+
+def test_rerun_touches_no_package_and_no_apt_cache():
+    tasks = module_counts()["hosts"]["alicia-default"]["tasks"]
+    assert not [task for task in tasks if "apt cache" in task or "install the missing packages" in task], tasks
