@@ -314,7 +314,7 @@ def test_rejected_config_leaves_the_broker_running_its_config(broker, client, mq
     changed = copy.deepcopy(secrets)
     changed["catalogue_secrets"][SERVICE_A]["MQTT_PASSWORD"] = NEW_PASSWORD
     changed["broker_config_extra"] = "max_packet_size not-a-number"
-    rc, out = run_converge(changed, USERS_START)
+    rc, out = run_converge(changed, start_at=USERS_START)
     assert rc != 0
     assert "Mosquitto rejected the new configuration, so the live file was left untouched" in out, out[-4000:]
     assert "Invalid max_packet_size value" in out and "max_packet_size not-a-number" in out, out[-4000:]
@@ -331,7 +331,7 @@ def test_password_change_reloads_without_dropping_other_services(broker, client,
     change anything, the broker keeps its process and service B stays
     connected and receiving."""
     pid = main_pid(broker)
-    rc, out = run_converge(USERS_START)
+    rc, out = run_converge(start_at=USERS_START)
     assert rc == 0, out[-4000:]
     changed = [title for title in changed_tasks(out) if not title.startswith("Broker | users | ")]
     assert changed == ["Broker | reload mosquitto"], out
