@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all lab-secrets build graph graph-check bench compat clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -93,6 +93,10 @@ graph: venv ## docs/architecture.svg from the live catalogue (Debian's graphviz)
 
 bench: setup ## benchmarks (figures printed, never asserted)
 	$(BIN)/python benchmarks/health_gate_bench.py
+	$(BIN)/python benchmarks/catalogue_bench.py
+
+bench-rerun: lab-up ## site.yml first run and re-run on the lab: wall time, module executions per role
+	$(BIN)/python benchmarks/rerun_bench.py
 
 clean: lab-down ## remove build outputs and caches (keeps .venv and the image)
 	rm -rf .cache .pytest_cache build alicia-platform-*.tar.gz
