@@ -9,6 +9,8 @@ ansible_managed, the template source trusted, trailing newline kept), src
 files are read like ansible.builtin.copy reads them (role files/, vault
 decrypted); every entry's content goes to the module base64-encoded in a
 single _execute_module call. Content is never displayed or logged here.
+Every entry is checked here first (check_args: sources, validate, mode,
+a link's target), so a bad entry fails naming it before the module runs.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -10,6 +10,8 @@ no file system). Standard library only.
 Flow: ``check_args`` (structure, duplicates, relative paths; collects every
 problem), ``prepare`` (defaults, modes, content bytes), ``resolve_ids``
 (owners and groups), then ``apply_all`` (entries in order, then prune).
+Content and symbolic links are replaced atomically: a temporary file or
+link in the same directory, renamed over the path.
 Nothing here prints or exits; errors are ``FilesError`` with the partial
 result attached.
 """
@@ -29,7 +31,7 @@ import shutil
 import stat
 import tempfile
 
-STATES = ("file", "directory", "absent", "touch")
+STATES = ("file", "directory", "absent", "touch", "link")
 SOURCES = ("template", "content", "content_b64", "src")
 RENDERED_SOURCES = ("content", "content_b64")
 DIFF_LIMIT = 256 * 1024
@@ -48,6 +50,8 @@ ENTRY_OPTIONS = dict(
     group=dict(type="str"),
     mode=dict(type="raw"),
     validate=dict(type="str"),
+    target=dict(type="str"),
+    force=dict(type="bool", default=False),
     secret=dict(type="bool", default=False, no_log=False),
     key=dict(type="str", no_log=False),
 )
@@ -181,6 +185,13 @@ def check_args(files, prune=None, defaults=None, sources=SOURCES):
                 errors.append("%s: validate must contain %%s (the file to check): %r" % (name, entry["validate"]))
         if state == "absent" and norm == "/":
             errors.append("%s: refusing to remove /" % name)
+        if state == "link":
+            errors.extend(_link_problems(name, entry, norm))
+        else:
+            if _given(entry, "target"):
+                errors.append("%s: target only applies to state link" % name)
+            if entry.get("force"):
+                errors.append("%s: force only applies to state link" % name)
         try:
             parse_mode(entry.get("mode"))
         except ValueError as exc:
@@ -206,6 +217,23 @@ def check_args(files, prune=None, defaults=None, sources=SOURCES):
     return errors
 
 
+def _link_problems(name, entry, norm):
+    """What is wrong with a state link entry (target, mode); the sources and validate are checked by check_args."""
+    problems = []
+    target = entry.get("target")
+    if target is None or (isinstance(target, str) and not target):
+        problems.append("%s: state link needs target (the text the link points at)" % name)
+    elif not isinstance(target, str):
+        problems.append("%s: target must be a string, got %s" % (name, type(target).__name__))
+    elif "\x00" in target:
+        problems.append("%s: target must not contain NUL" % name)
+    if _given(entry, "mode"):
+        problems.append("%s: mode does not apply to state link (Linux ignores the mode of a symbolic link)" % name)
+    if norm == "/":
+        problems.append("%s: refusing to replace /" % name)
+    return problems
+
+
 def content_bytes(entry):
     """The bytes an entry wants in its file (None for states that take none)."""
     if _given(entry, "content_b64"):
@@ -220,14 +248,17 @@ def prepare(files, defaults=None, prune=None):
 
     Entries omitting owner/group/mode take them from ``defaults``; a
     directory omitting mode takes ``defaults.directory_mode`` or else
-    ``defaults.mode`` with search (x) added wherever read is allowed.
+    ``defaults.mode`` with search (x) added wherever read is allowed; a link
+    takes no mode.
     """
     defaults = defaults or {}
     entries = []
     for index, entry in enumerate(files):
         state = entry.get("state") or "file"
         mode = parse_mode(entry.get("mode"))
-        if mode is None and state == "directory":
+        if state == "link":
+            mode = None
+        elif mode is None and state == "directory":
             mode = parse_mode(defaults.get("directory_mode"))
             if mode is None:
                 mode = directory_mode_from(parse_mode(defaults.get("mode")))
@@ -242,6 +273,8 @@ def prepare(files, defaults=None, prune=None):
             group=entry.get("group") if _given(entry, "group") else defaults.get("group"),
             mode=mode,
             validate=entry.get("validate"),
+            target=entry.get("target"),
+            force=bool(entry.get("force")),
             secret=bool(entry.get("secret")),
             key=entry.get("key"),
         ))
@@ -410,6 +443,11 @@ def _chown_chmod(path, uid, gid, mode):
         os.chmod(path, mode)
 
 
+def _no_parent(entry, parent):
+    return FilesError("%s: parent directory %s does not exist (declare it earlier with state: directory)"
+                      % (label(entry["index"], entry), parent), path=entry["path"])
+
+
 def _read(path):
     with open(path, "rb") as handle:
         return handle.read()
@@ -444,8 +482,7 @@ def write_atomic(entry, st, umask, run=None):
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="-" + os.path.basename(path), dir=parent)
     except FileNotFoundError:
-        raise FilesError("%s: parent directory %s does not exist (declare it earlier with state: directory)"
-                         % (label(entry["index"], entry), parent), path=path)
+        raise _no_parent(entry, parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(entry["data"])
@@ -558,12 +595,104 @@ def apply_touch(entry, check_mode, umask, run=None):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileNotFoundError:
-            raise FilesError("%s: parent directory %s does not exist (declare it earlier with state: directory)"
-                             % (label(entry["index"], entry), os.path.dirname(path)), path=path)
+            raise _no_parent(entry, os.path.dirname(path))
         os.close(fd)
         mode = entry["mode"] if entry["mode"] is not None else 0o666 & ~umask
         _chown_chmod(path, entry["uid"], entry["gid"], mode)
     return "created", diff
+
+
+def link_text(target):
+    """How a symbolic link shows in a diff: symlink -> releases/1.0.0."""
+    return "symlink -> %s\n" % target
+
+
+def _lchown(path, uid, gid):
+    """Owner and group of the link itself (never its target); None leaves a value as is."""
+    if uid is not None or gid is not None:
+        os.lchown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+
+
+def _temp_link(entry):
+    """A new symbolic link to the entry's target under a free temporary name in the path's directory."""
+    parent, base = os.path.split(entry["path"])
+    for _attempt in range(100):
+        tmp = os.path.join(parent, "%s%s-%s" % (TEMP_PREFIX, binascii.hexlify(os.urandom(6)).decode("ascii"), base))
+        try:
+            os.symlink(entry["target"], tmp)
+            return tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            raise _no_parent(entry, parent)
+    raise FilesError("%s: no free temporary name in %s" % (label(entry["index"], entry), parent), path=entry["path"])
+
+
+def link_atomic(entry, st):
+    """A temporary link in the same directory, owner/group on it, renamed over the path (never unlink + create).
+
+    Without an owner/group in the entry those of what the link replaces are
+    kept; a new link gets the process owner.
+    """
+    uid = entry["uid"] if entry["uid"] is not None else (st.st_uid if st is not None else None)
+    gid = entry["gid"] if entry["gid"] is not None else (st.st_gid if st is not None else None)
+    tmp = _temp_link(entry)
+    try:
+        made = os.lstat(tmp)  # lchown only what differs: a non-root run may keep its own links
+        _lchown(tmp, None if uid == made.st_uid else uid, None if gid == made.st_gid else gid)
+        os.rename(tmp, entry["path"])
+        tmp = None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def apply_link(entry, check_mode, umask=None, run=None):
+    """A symbolic link to exactly entry['target'] (compared as text, never resolved).
+
+    A link to something else is switched atomically; a directory is never
+    replaced, a regular file only with force; owner and group are those of
+    the link itself (lstat, lchown).
+    """
+    path, target = entry["path"], entry["target"]
+    name = label(entry["index"], entry)
+    st = _lstat(path)
+    if st is None:
+        action = "created"
+        before, after = "state: absent\n", link_text(target) + _lines(wanted_attributes(entry))
+    elif stat.S_ISLNK(st.st_mode):
+        current = os.readlink(path)
+        changes = attribute_changes(st, entry)
+        before, after = _lines((n, b) for n, b, _a in changes), _lines((n, a) for n, _b, a in changes)
+        if current != target:
+            action = "updated"
+            before, after = link_text(current) + before, link_text(target) + after
+        elif changes:
+            action = "attributes"
+        else:
+            return "unchanged", None
+    elif stat.S_ISDIR(st.st_mode):
+        raise FilesError("%s: %s is a directory, not a symbolic link; a directory is never replaced by a link"
+                         % (name, path), path=path)
+    elif not stat.S_ISREG(st.st_mode):
+        raise FilesError("%s: %s exists and is not a symbolic link or a regular file; it is not replaced"
+                         % (name, path), path=path)
+    elif not entry.get("force"):
+        raise FilesError("%s: %s is a regular file, not a symbolic link; set force: true to replace it"
+                         % (name, path), path=path)
+    else:
+        action = "updated"
+        before, after = "state: file\n", link_text(target) + _lines(wanted_attributes(entry))
+    diff = dict(before_header=path, after_header=path, before=before, after=after)
+    if not check_mode:
+        if action == "attributes":
+            _lchown(path, entry["uid"], entry["gid"])
+        else:
+            link_atomic(entry, st)
+    return action, diff
 
 
 def remove_path(path, st, check_mode):
@@ -584,7 +713,7 @@ def apply_absent(entry, check_mode, umask=None, run=None):
     return "removed", remove_path(entry["path"], st, check_mode)
 
 
-APPLY = dict(file=apply_file, directory=apply_directory, touch=apply_touch, absent=apply_absent)
+APPLY = dict(file=apply_file, directory=apply_directory, touch=apply_touch, absent=apply_absent, link=apply_link)
 
 
 def prune_candidates(spec, declared):

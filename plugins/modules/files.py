@@ -29,6 +29,10 @@ description:
     O(files[].validate) when given, and is then renamed over the path. An
     existing file whose content is right but whose owner, group or mode is
     not only gets those fixed, and is not rewritten.
+  - Symbolic links (O(files[].state=link)) are switched atomically too; a new
+    link to O(files[].target) is made in the same directory and renamed over
+    the path, so a C(current) link of a release layout always points at one
+    release or the other, never at nothing. Switching back is a rollback.
   - The module fails before touching anything when O(files) has a duplicate
     path, a relative path or a bad combination of options (each problem named
     with its entry), or, outside check mode, when an owner or group does not exist.
@@ -64,9 +68,16 @@ options:
             created gets the same owner, group and mode) and fixes owner, group and mode.
           - V(touch) creates an empty file when missing and fixes owner, group and
             mode; the content and timestamps of an existing file are never changed.
-          - V(absent) removes a file or symbolic link, a directory recursively.
+          - V(absent) removes a file or symbolic link, a directory recursively. A symbolic
+            link is removed itself; what it points at is never touched.
+          - V(link) makes the path a symbolic link to O(files[].target). A link pointing
+            elsewhere is replaced atomically (a new link in the same directory renamed over
+            the path, never removed first). An existing directory is never replaced and an
+            existing regular file only with O(files[].force=true); either makes the module
+            fail naming the path. The parent directory must exist (in check mode a missing
+            one makes the entry reported as created).
         type: str
-        choices: [file, directory, absent, touch]
+        choices: [file, directory, absent, touch, link]
         default: file
       template:
         description:
@@ -99,10 +110,28 @@ options:
             first); Ansible Vault encrypted files are decrypted.
           - Handled by the action plugin; the module alone does not accept it.
         type: str
+      target:
+        description:
+          - What a V(link) entry points at, stored exactly as given, relative (to the
+            link's directory, for example V(releases/1.0.0)) or absolute; it is not
+            resolved and need not exist.
+          - The link is unchanged when its current target (C(readlink)) is this text
+            and its owner and group match.
+          - Required for O(files[].state=link), not accepted with other states.
+        type: str
+      force:
+        description:
+          - For O(files[].state=link), replace an existing regular file at the path
+            with the link (atomically). Without it such a file makes the module fail.
+          - A directory is never replaced, with or without O(files[].force).
+          - Only accepted with O(files[].state=link).
+        type: bool
+        default: false
       owner:
         description:
           - User name or numeric id owning the path. Omitted, O(defaults.owner)
             applies; without either an existing path keeps its owner.
+          - For a V(link) entry, the owner of the link itself (C(lchown)), never of its target.
           - In check mode an owner that does not exist yet reports the entry as changed
             instead of failing.
         type: str
@@ -116,6 +145,8 @@ options:
             so YAML V(0644) works and V(644) does not mean V('0644')). Symbolic modes are not supported.
           - Omitted, O(defaults.mode) applies (for a directory O(defaults.directory_mode));
             without either an existing path keeps its mode and a new one gets the umask default.
+          - Not accepted with O(files[].state=link) (Linux ignores the mode of a symbolic
+            link); O(defaults.mode) does not apply to links.
         type: raw
       validate:
         description:
@@ -148,7 +179,7 @@ options:
         type: str
       mode:
         description:
-          - Mode of V(file) and V(touch) entries without O(files[].mode).
+          - Mode of V(file) and V(touch) entries without O(files[].mode); V(link) entries take no mode.
           - For V(directory) entries without O(files[].mode) and when
             O(defaults.directory_mode) is not set, this mode with search
             permission added wherever read is allowed (V('0644') gives V('0755'),
@@ -195,7 +226,7 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
-      - Nothing is written and no O(files[].validate) runs. An owner or group that
+      - Nothing is written, no link is switched and no O(files[].validate) runs. An owner or group that
         does not exist yet, or a parent directory that does not exist yet, makes the
         entry reported as changed instead of failing, since earlier tasks that create
         them did nothing in check mode.
@@ -206,6 +237,9 @@ attributes:
       - One diff per changed path. Text content up to 256 KiB is shown; binary or larger
         content and O(files[].secret) entries show a placeholder. State changes show as
         C(state) lines, owner, group and mode changes as C(owner), C(group) and C(mode) lines.
+      - A link shows as C(symlink -> <target>), so a release switch shows
+        C(-symlink -> releases/0.9.0) and C(+symlink -> releases/1.0.0); before a new link the
+        diff shows the path absent.
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
@@ -217,14 +251,16 @@ attributes:
       - Content is written atomically with the module's own temporary file in the same directory,
         fsync and rename, with owner, group and mode set before the rename. SELinux contexts,
         ACLs and extended attributes of a replaced file are not carried over.
+      - Symbolic links are replaced by renaming a new link made in the same directory over the path.
   vault:
     description: Can automatically decrypt Ansible vaulted files.
     support: full
     details:
       - O(files[].template) and O(files[].src) files encrypted with Ansible Vault are decrypted on the controller.
 notes:
-  - Paths are not followed through symbolic links by V(file) and V(absent) entries;
+  - Paths are not followed through symbolic links by V(file), V(link) and V(absent) entries;
     V(directory) and V(touch) entries follow them.
+  - O(prune) never removes a path declared in O(files), a V(link) entry's path included.
   - Hard links of a file whose content changes are broken, as with M(ansible.builtin.copy).
   - Content (O(files[].content), O(files[].content_b64)) is never returned in C(invocation);
     use O(files[].secret=true) for content that must not show in diffs either.
@@ -272,6 +308,45 @@ EXAMPLES = r"""
     daemon_reload: true
   when: "'timer' in log_rotation_files.changed_keys"
 
+- name: STT service | release 1.0.0 and the current link switched to it, in one task
+  alicia.platform.files:
+    defaults: {owner: root, group: root}
+    files:
+      - path: /opt/alicia/stt_service/releases/1.0.0
+        state: directory
+        mode: "0755"
+      - path: /opt/alicia/stt_service/releases/1.0.0/service.env
+        template: service.env.j2
+        mode: "0644"
+      - path: /opt/alicia/stt_service/current
+        state: link
+        target: releases/1.0.0
+        key: stt_service
+  register: stt_release
+
+- name: STT service | restart only when the release switched
+  ansible.builtin.systemd_service:
+    name: alicia-stt.service
+    state: restarted
+  when: "'stt_service' in stt_release.changed_keys"
+
+- name: STT service | rollback, the link flipped back atomically
+  alicia.platform.files:
+    files:
+      - path: /opt/alicia/stt_service/current
+        state: link
+        target: releases/0.9.0
+        owner: root
+        group: root
+
+- name: Replace a regular file left at the link's path (a directory never is)
+  alicia.platform.files:
+    files:
+      - path: /opt/alicia/stt_service/current
+        state: link
+        target: /opt/alicia/stt_service/releases/1.0.0
+        force: true
+
 - name: A secret, never shown in diffs or results
   alicia.platform.files:
     files:
@@ -292,6 +367,7 @@ files:
   sample:
     /etc/logrotate.d/alicia-tts: {changed: true, state: file, action: updated}
     /etc/logrotate.d/alicia-old: {changed: true, state: absent, action: removed, pruned: true}
+    /opt/alicia/stt_service/current: {changed: true, state: link, action: updated}
   contains:
     changed:
       description: Whether the path was (or in check mode would be) changed.
@@ -300,7 +376,10 @@ files:
       description: The entry's O(files[].state); V(absent) for paths removed by O(prune).
       type: str
     action:
-      description: What was done.
+      description:
+        - What was done. V(attributes) means only owner, group or mode were fixed (for a
+          link its owner or group); V(updated) for a link means it was switched to another
+          target (or replaced a regular file with O(files[].force)).
       type: str
       choices: [created, updated, attributes, removed, unchanged]
     pruned:

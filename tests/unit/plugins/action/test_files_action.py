@@ -228,3 +228,94 @@ def test_bad_entries_fail_on_the_controller_naming_the_entry(project, playbook):
     assert "files[1] (%s/d): at most one of" % demo_dir in msg("two sources")
     assert "files[1] (%s/e)" % demo_dir in msg("missing src") and "nope.bin" in msg("missing src")
     assert not os.path.exists(demo_dir), "bad entries fail before the module runs"
+
+
+def release_task(service_dir):
+    """A release directory, a file in it and the current link, in one task; the version from -e release=..."""
+    return {
+        "name": "Demo | release",
+        "alicia.platform.files": {
+            "defaults": {"mode": "0644"},
+            "files": [
+                {"path": service_dir + "/releases/{{ release }}", "state": "directory", "mode": "0755"},
+                {"path": service_dir + "/releases/{{ release }}/service.env", "content": "VERSION={{ release }}\n"},
+                {"path": service_dir + "/current", "state": "link", "target": "releases/{{ release }}",
+                 "key": "stt_service"},
+            ],
+        },
+    }
+
+
+def test_release_switch_with_a_link(project, playbook):
+    path, demo_dir, write_tasks = project
+    service = demo_dir + "/stt_service"
+    current = service + "/current"
+    write_tasks([release_task(service)])
+
+    proc, parsed = playbook(path, "-e", "release=1.0.0", json_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = task_results(parsed, "Demo | release")[0]
+    assert result["changed"] is True and result["changed_keys"] == ["stt_service"]
+    assert [result["files"][p]["action"] for p in (service + "/releases/1.0.0", current)] == ["created", "created"]
+    assert result["files"][current]["state"] == "link"
+    assert os.readlink(current) == "releases/1.0.0"
+    with open(current + "/service.env") as handle:
+        assert handle.read() == "VERSION=1.0.0\n"
+
+    proc, parsed = playbook(path, "-e", "release=1.0.0", json_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    again = task_results(parsed, "Demo | release")[0]
+    assert (again["changed"], again["changed_paths"], again["changed_keys"]) == (False, [], [])
+    assert again["files"][current] == dict(changed=False, state="link", action="unchanged")
+
+    proc, _parsed = playbook(path, "-e", "release=1.1.0", "--diff")
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert "--- before: %s\n+++ after: %s\n" % (current, current) in out
+    assert "-symlink -> releases/1.0.0\n+symlink -> releases/1.1.0\n" in out
+    assert "changed: [localhost]" in out
+    assert os.readlink(current) == "releases/1.1.0"
+    with open(current + "/service.env") as handle:
+        assert handle.read() == "VERSION=1.1.0\n"
+    assert os.path.isdir(service + "/releases/1.0.0"), "the previous release stays for a rollback"
+
+    proc, parsed = playbook(path, "-e", "release=1.0.0", json_output=True)
+    rollback = task_results(parsed, "Demo | release")[0]
+    assert rollback["changed_paths"] == [current] and rollback["changed_keys"] == ["stt_service"]
+    assert rollback["files"][current]["action"] == "updated" and os.readlink(current) == "releases/1.0.0"
+
+
+def test_bad_link_entries_fail_on_the_controller(project, playbook):
+    path, demo_dir, write_tasks = project
+
+    def task(name, link):
+        entries = [{"path": demo_dir + "/first", "content": "x"}, dict({"path": demo_dir + "/current"}, **link)]
+        return {"name": name, "alicia.platform.files": {"files": entries}, "ignore_errors": True}
+
+    write_tasks([
+        task("no target", {"state": "link"}),
+        task("mode", {"state": "link", "target": "releases/1", "mode": "0777"}),
+        task("template", {"state": "link", "target": "releases/1", "template": "nope.j2"}),
+        task("content", {"state": "link", "target": "releases/1", "content": "x"}),
+        task("src", {"state": "link", "target": "releases/1", "src": "blob.bin"}),
+        task("validate", {"state": "link", "target": "releases/1", "validate": "true %s"}),
+        task("target without link", {"content": "x", "target": "releases/1"}),
+    ])
+    proc, parsed = playbook(path, json_output=True)
+    assert parsed is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def msg(name):
+        result = task_results(parsed, name)[0]
+        assert result["failed"] is True, result
+        assert "invocation" not in result, "failed on the controller, before the module ran"
+        return result["msg"]
+
+    name = "files[1] (%s/current): " % demo_dir
+    assert name + "state link needs target" in msg("no target")
+    assert name + "mode does not apply to state link" in msg("mode")
+    assert name + "state link takes no template" in msg("template") and "nope.j2" not in msg("template")
+    assert name + "state link takes no content" in msg("content")
+    assert name + "state link takes no src" in msg("src")
+    assert name + "validate only applies to state file" in msg("validate")
+    assert name + "target only applies to state link" in msg("target without link")
+    assert not os.path.exists(demo_dir), "bad entries fail before the module runs"

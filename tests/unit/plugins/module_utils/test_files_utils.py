@@ -122,3 +122,59 @@ def test_apply_all_in_a_directory(tmp_path):
     assert os.stat(str(tmp_path / "d")).st_mode & 0o777 == 0o700
     again = f.apply_all(entries, prunes, want_diff=True)
     assert again["changed"] is False and again["diff"] == [] and again["msg"] == "0 of 2 paths changed"
+
+
+def test_check_args_link_entries():
+    good = [dict(path="/opt/alicia/stt/current", state="link", target="releases/1.0.0", owner="root", key="stt"),
+            dict(path="/opt/alicia/tts/current", state="link", target="/opt/alicia/tts/releases/2", force=True)]
+    assert f.check_args(good) == []
+    errors = f.check_args([
+        dict(path="/a", state="link"),
+        dict(path="/b", state="link", target=""),
+        dict(path="/c", state="link", target="x", mode="0777"),
+        dict(path="/d", state="link", target="x", template="d.j2"),
+        dict(path="/e", state="link", target="x", src="e"),
+        dict(path="/f", state="link", target="x", content="x"),
+        dict(path="/g", state="link", target="x", validate="true %s"),
+        dict(path="/h", content="x", target="x"),
+        dict(path="/i", state="directory", force=True),
+        dict(path="/", state="link", target="x"),
+        dict(path="/j", state="link", target="a\x00b"),
+    ])
+    assert errors == [
+        "files[0] (/a): state link needs target (the text the link points at)",
+        "files[1] (/b): state link needs target (the text the link points at)",
+        "files[2] (/c): mode does not apply to state link (Linux ignores the mode of a symbolic link)",
+        "files[3] (/d): state link takes no template",
+        "files[4] (/e): state link takes no src",
+        "files[5] (/f): state link takes no content",
+        "files[6] (/g): validate only applies to state file",
+        "files[7] (/h): target only applies to state link",
+        "files[8] (/i): force only applies to state link",
+        "files[9] (/): refusing to replace /",
+        "files[10] (/j): target must not contain NUL",
+    ]
+
+
+def test_prepare_link_takes_no_mode_but_owner_and_group_defaults():
+    entries, _prunes = f.prepare([dict(path="/srv/current/", state="link", target="releases/1.0.0/", force=True)],
+                                 defaults=dict(owner="root", group="adm", mode="0640", directory_mode="0750"))
+    entry = entries[0]
+    assert (entry["path"], entry["target"], entry["mode"], entry["owner"], entry["group"], entry["force"]) == (
+        "/srv/current", "releases/1.0.0/", None, "root", "adm", True), "the target is kept as given"
+    assert f.link_text("releases/1.0.0") == "symlink -> releases/1.0.0\n"
+
+
+def test_apply_all_link_next_to_its_release(tmp_path):
+    """A release directory, a file in it and the link in one list; the link's key is reported."""
+    release = tmp_path / "releases" / "1.0.0"
+    entries, prunes = f.prepare([dict(path=str(release), state="directory"),
+                                 dict(path=str(release / "app.py"), content="print(1)\n"),
+                                 dict(path=str(tmp_path / "current"), state="link", target="releases/1.0.0",
+                                      key="stt_service")],
+                                prune=[dict(path=str(tmp_path), patterns=["*"])])
+    assert f.resolve_ids(entries) == []
+    result = f.apply_all(entries, prunes)
+    assert result["changed_keys"] == ["stt_service"] and result["removed"] == []
+    assert (tmp_path / "current" / "app.py").read_text() == "print(1)\n"
+    assert f.apply_all(entries, prunes)["changed"] is False

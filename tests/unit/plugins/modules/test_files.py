@@ -7,8 +7,13 @@ import json
 import os
 import pwd
 import stat
+import subprocess
+import sys
+import time
 
 import pytest
+
+from ansible_collections.alicia.platform.plugins.module_utils import _files
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
@@ -417,3 +422,286 @@ def test_relative_path_rejected_naming_the_entry(files, tmp_path):
 def test_module_alone_rejects_template_and_src(files, tmp_path):
     rc, result = files([dict(path=str(tmp_path / "a"), template="a.j2")])
     assert rc == 1 and "action plugin" in result["msg"]
+
+
+# ---------------------------------------------------------------------------
+# symbolic links (state link): release switching
+# ---------------------------------------------------------------------------
+
+@pytest.fixture
+def service(tmp_path):
+    """A service directory with releases/0.9.0 and releases/1.0.0 (each with a file); returns the directory."""
+    for version in ("0.9.0", "1.0.0"):
+        (tmp_path / "releases" / version).mkdir(parents=True)
+        (tmp_path / "releases" / version / "app.py").write_text("version %s\n" % version)
+    return tmp_path
+
+
+def link_entry(service, target, **extra):
+    return dict(dict(path=str(service / "current"), state="link", target=target), **extra)
+
+
+def test_link_created_then_unchanged(files, service):
+    current = service / "current"
+    rc, result = files([link_entry(service, "releases/1.0.0", owner=USER, group=GROUP, key="stt_service")],
+                       diff=True)
+    assert rc == 0, result
+    assert result["files"] == {str(current): dict(changed=True, state="link", action="created")}
+    assert (result["changed_paths"], result["changed_keys"]) == ([str(current)], ["stt_service"])
+    assert os.readlink(str(current)) == "releases/1.0.0"
+    assert (current / "app.py").read_text() == "version 1.0.0\n"
+    st = os.lstat(str(current))
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
+    assert result["diff"] == [dict(before_header=str(current), after_header=str(current), before="state: absent\n",
+                                   after="symlink -> releases/1.0.0\nowner: %s\ngroup: %s\n" % (USER, GROUP))]
+
+    rc, result = files([link_entry(service, "releases/1.0.0", owner=USER, group=GROUP, key="stt_service")],
+                       diff=True)
+    assert rc == 0, result
+    assert result["files"][str(current)] == dict(changed=False, state="link", action="unchanged")
+    assert (result["changed"], result["changed_keys"], result["diff"]) == (False, [], [])
+    assert os.lstat(str(current)).st_ino == st.st_ino, "an unchanged link is not recreated"
+
+
+def test_link_target_is_stored_as_given(files, service):
+    """Text, not resolution: an absolute target to the same directory is another target; dangling is fine."""
+    current = service / "current"
+    absolute = str(service / "releases" / "1.0.0")
+    for target, action in ((absolute, "created"), (absolute, "unchanged"), ("releases/1.0.0", "updated"),
+                           ("./releases/../releases/1.0.0/", "updated"), ("../not/there", "updated")):
+        rc, result = files([link_entry(service, target)])
+        assert rc == 0, result
+        assert result["files"][str(current)]["action"] == action, target
+        assert os.readlink(str(current)) == target
+    assert leftovers(service) == []
+
+
+def test_link_switch_is_a_rename_over_the_old_link(files, service):
+    current = service / "current"
+    current.symlink_to("releases/0.9.0")
+    old_inode = os.lstat(str(current)).st_ino
+    rc, result = files([dict(path=str(service / "other"), state="link", target="releases/0.9.0", key="other"),
+                        link_entry(service, "releases/1.0.0", key="stt_service")],
+                       diff=True)  # nothing is created after the switch that could reuse the freed inode
+    assert rc == 0, result
+    assert result["files"][str(current)] == dict(changed=True, state="link", action="updated")
+    assert result["changed_keys"] == ["other", "stt_service"]
+    assert os.readlink(str(current)) == "releases/1.0.0"
+    assert os.lstat(str(current)).st_ino != old_inode, "a new link renamed over the path"
+    inodes = [os.lstat(str(service / name)).st_ino for name in os.listdir(str(service))]
+    assert old_inode not in inodes, "the old link is gone, not kept under another name"
+    assert result["diff"][1] == dict(before_header=str(current), after_header=str(current),
+                                     before="symlink -> releases/0.9.0\n", after="symlink -> releases/1.0.0\n")
+    assert (service / "releases" / "0.9.0" / "app.py").read_text() == "version 0.9.0\n", "targets untouched"
+    assert leftovers(service) == []
+
+
+READER = r"""
+import json, os, sys
+path, stop = sys.argv[1], sys.argv[2]
+seen, problems, last, flips, reads = {}, [], None, 0, 0
+while reads % 64 or not os.path.exists(stop):
+    reads += 1
+    try:
+        text = os.readlink(path)
+    except OSError as exc:  # ENOENT while missing, EINVAL if it were no link
+        problems.append(repr(exc))
+        continue
+    seen[text] = seen.get(text, 0) + 1
+    if last is None:
+        print("ready", flush=True)
+    flips += last is not None and text != last
+    last = text
+print(json.dumps(dict(seen=seen, flips=flips, problems=problems[:5], errors=len(problems))))
+"""
+
+
+def test_link_switch_never_leaves_the_path_missing(service, monkeypatch):
+    """200 switches while another process reads the link in a loop: always one release, never ENOENT.
+
+    Every file system call on the path is recorded too: the only one is a
+    rename of a temporary link onto it (no unlink, no rename away, no
+    symlink created at the path itself).
+    """
+    current = str(service / "current")
+    targets = ["releases/0.9.0", "releases/1.0.0"]
+    switches = []
+    for target in targets:
+        entries, _prunes = _files.prepare([dict(path=current, state="link", target=target)])
+        assert _files.resolve_ids(entries) == []
+        switches.append(entries)
+    assert _files.apply_all(switches[0], [])["files"][current]["action"] == "created"
+
+    calls = []
+
+    def spy(name, real, *watched):
+        def _call(*args, **kwargs):
+            calls.append((name,) + tuple(str(args[i]) for i in watched))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(os, name, _call)
+    for name in ("unlink", "remove", "rmdir"):
+        spy(name, getattr(os, name), 0)
+    for name in ("rename", "replace", "symlink"):
+        spy(name, getattr(os, name), 0, 1)
+
+    stop = service / "stop-reading"
+    reader = subprocess.Popen([sys.executable, "-c", READER, current, str(stop)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline() == "ready\n"
+        for number in range(200):
+            before = os.lstat(current).st_ino
+            result = _files.apply_all(switches[(number + 1) % 2], [])
+            assert result["files"][current]["action"] == "updated"
+            assert os.lstat(current).st_ino != before
+            time.sleep(0.0005)  # let the reader run between switches on a busy machine
+    finally:
+        stop.write_text("")
+        out, _err = reader.communicate(timeout=30)
+    seen = json.loads(out)
+    assert seen["errors"] == 0, "the path was missing or no link during a switch: %r" % seen["problems"]
+    assert set(seen["seen"]) == set(targets) and seen["flips"] > 0, "the reader ran during the switches"
+
+    touching = [call for call in calls if current in call[1:]]
+    assert [call[0] for call in touching] == ["rename"] * 200, touching[:5]
+    assert all(call[2] == current and os.path.basename(call[1]).startswith(".alicia-files-") for call in touching)
+    assert os.readlink(current) == targets[0]
+    assert leftovers(service) == []
+
+
+def test_link_never_replaces_a_directory(files, service):
+    current = service / "current"
+    current.mkdir()
+    (current / "data").write_text("user data\n")
+    for force in (False, True):
+        rc, result = files([dict(path=str(service / "first"), content="x\n"),
+                            link_entry(service, "releases/1.0.0", force=force)])
+        assert rc == 1, result
+        assert "files[1] (%s): %s is a directory" % (current, current) in result["msg"]
+        assert result["failed_path"] == str(current)
+        assert result["changed_paths"] == ([str(service / "first")] if not force else [])
+        assert current.is_dir() and not current.is_symlink()
+        assert (current / "data").read_text() == "user data\n"
+    assert leftovers(service) == []
+
+
+def test_link_replaces_a_regular_file_only_with_force(files, service):
+    current = service / "current"
+    current.write_text("not a link\n")
+    rc, result = files([link_entry(service, "releases/1.0.0")])
+    assert rc == 1, result
+    assert "files[0] (%s): %s is a regular file" % (current, current) in result["msg"]
+    assert "force: true" in result["msg"] and result["failed_path"] == str(current)
+    assert not current.is_symlink() and current.read_text() == "not a link\n"
+
+    rc, result = files([link_entry(service, "releases/1.0.0", force=True)], check=True, diff=True)
+    assert rc == 0 and result["files"][str(current)]["action"] == "updated"
+    assert not current.is_symlink(), "check mode replaces nothing"
+
+    rc, result = files([link_entry(service, "releases/1.0.0", force=True, key="k")], diff=True)
+    assert rc == 0, result
+    assert result["files"][str(current)] == dict(changed=True, state="link", action="updated")
+    assert result["changed_keys"] == ["k"]
+    assert (result["diff"][0]["before"], result["diff"][0]["after"]) == (
+        "state: file\n", "symlink -> releases/1.0.0\n")
+    assert os.readlink(str(current)) == "releases/1.0.0"
+    rc, result = files([link_entry(service, "releases/1.0.0", force=True)])
+    assert (rc, result["changed"]) == (0, False)
+    assert leftovers(service) == []
+
+
+def test_link_check_mode_touches_nothing(files, service):
+    current, other = service / "current", service / "other"
+    current.symlink_to("releases/0.9.0")
+    other.symlink_to("releases/0.9.0")
+    inode = os.lstat(str(current)).st_ino
+    before = sorted(os.listdir(str(service)))
+    entries = [
+        link_entry(service, "releases/1.0.0", key="stt_service"),
+        dict(path=str(service / "new"), state="link", target="releases/1.0.0"),
+        dict(path=str(service / "svc2" / "current"), state="link", target="releases/1.0.0"),
+        dict(path=str(other), state="link", target="releases/0.9.0"),
+    ]
+    rc, result = files(entries, check=True, diff=True)
+    assert rc == 0, result
+    assert [result["files"][e["path"]]["action"] for e in entries] == ["updated", "created", "created", "unchanged"]
+    assert result["changed_keys"] == ["stt_service"]
+    assert sorted(os.listdir(str(service))) == before
+    assert os.readlink(str(current)) == "releases/0.9.0" and os.lstat(str(current)).st_ino == inode
+    assert [(d["before"], d["after"]) for d in result["diff"]] == [
+        ("symlink -> releases/0.9.0\n", "symlink -> releases/1.0.0\n"),
+        ("state: absent\n", "symlink -> releases/1.0.0\n"),
+        ("state: absent\n", "symlink -> releases/1.0.0\n")]
+
+    rc, result = files(entries[2:3])
+    assert rc == 1 and "parent directory %s does not exist" % (service / "svc2") in result["msg"]
+
+
+def test_link_absent_removes_only_the_link(files, service):
+    current, dangling = service / "current", service / "dangling"
+    current.symlink_to("releases/1.0.0")
+    dangling.symlink_to("releases/nope")
+    rc, result = files([dict(path=str(current), state="absent", key="k"), dict(path=str(dangling), state="absent")],
+                       diff=True)
+    assert rc == 0, result
+    assert result["removed"] == [str(current), str(dangling)] and result["changed_keys"] == ["k"]
+    assert not os.path.lexists(str(current)) and not os.path.lexists(str(dangling))
+    assert (service / "releases" / "1.0.0" / "app.py").read_text() == "version 1.0.0\n", "the target is kept"
+    assert [d["before"] for d in result["diff"]] == ["state: link\n", "state: link\n"]
+    rc, result = files([dict(path=str(current), state="absent")])
+    assert (rc, result["changed"]) == (0, False)
+
+
+def test_link_is_never_pruned_when_declared(files, service):
+    current, previous = service / "current", service / "previous"
+    previous.symlink_to("releases/0.9.0")
+    entries = [link_entry(service, "releases/1.0.0")]
+    prune = [dict(path=str(service), patterns=["*"], key="pruned")]
+    rc, result = files(entries, prune=prune)
+    assert rc == 0, result
+    assert result["removed"] == [str(previous)], "an undeclared link is pruned, the declared one is not"
+    assert os.readlink(str(current)) == "releases/1.0.0"
+    assert (service / "releases" / "0.9.0" / "app.py").exists(), "pruning a link never touches its target"
+    rc, result = files(entries, prune=prune)
+    assert (rc, result["changed"], result["removed"]) == (0, False, [])
+    assert os.readlink(str(current)) == "releases/1.0.0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lchown to another user needs root")
+def test_link_owner_and_group_are_the_links_own(files, service):
+    current = service / "current"
+    target = service / "releases" / "1.0.0"
+    current.symlink_to("releases/1.0.0")
+    os.lchown(str(current), 54321, 54321)
+    target_st = os.stat(str(target))
+    inode = os.lstat(str(current)).st_ino
+    rc, result = files([link_entry(service, "releases/1.0.0", owner=USER, group=GROUP, key="k")], diff=True)
+    assert rc == 0, result
+    assert result["files"][str(current)] == dict(changed=True, state="link", action="attributes")
+    assert result["changed_keys"] == ["k"]
+    assert (result["diff"][0]["before"], result["diff"][0]["after"]) == (
+        "owner: 54321\ngroup: 54321\n", "owner: %s\ngroup: %s\n" % (USER, GROUP))
+    st = os.lstat(str(current))
+    assert (st.st_ino, st.st_uid, st.st_gid) == (inode, os.getuid(), os.getgid())
+    assert (os.stat(str(target)).st_uid, os.stat(str(target)).st_gid) == (target_st.st_uid, target_st.st_gid)
+
+    os.lchown(str(current), 54321, 54321)
+    rc, result = files([link_entry(service, "releases/0.9.0")])
+    assert rc == 0 and result["files"][str(current)]["action"] == "updated"
+    st = os.lstat(str(current))
+    assert (st.st_uid, st.st_gid) == (54321, 54321), "a switch without owner/group keeps the old link's"
+
+
+def test_link_rejects_mode_and_needs_target(files, service):
+    current = service / "current"
+    rc, result = files([dict(path=str(service / "first"), content="x"),
+                        link_entry(service, "releases/1.0.0", mode="0777"),
+                        dict(path=str(service / "other"), state="link"),
+                        dict(path=str(service / "third"), state="link", target="x", validate="true %s")])
+    assert rc == 1
+    assert "files[1] (%s): mode does not apply to state link" % current in result["msg"]
+    assert "files[2] (%s): state link needs target" % (service / "other") in result["msg"]
+    assert "files[3] (%s): validate only applies to state file" % (service / "third") in result["msg"]
+    assert not os.path.lexists(str(current)) and not (service / "first").exists()
+
+    rc, result = files([link_entry(service, "releases/1.0.0")], defaults=dict(mode="0600", owner=USER))
+    assert rc == 0 and os.readlink(str(current)) == "releases/1.0.0", "defaults.mode does not apply to links"
