@@ -333,6 +333,20 @@ def errors(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes
     return sorted(found, key=_key)
 
 
+# Runtimes whose process binds on the host's network: their listen_port is
+# a host port too (a docker service listens inside its container).
+HOST_NETWORK_RUNTIMES = ("systemd", "supervisor", "manual")
+
+
+def _bound_ports(entry):
+    """(field, port) pairs an entry binds on each of its hosts."""
+    bound = [("port", entry["port"])]
+    listen = entry.get("listen_port")
+    if entry.get("runtime", "systemd") in HOST_NETWORK_RUNTIMES and is_int(listen) and listen != entry["port"]:
+        bound.append(("listen_port", listen))
+    return bound
+
+
 def _port_clashes(catalogue, groups):
     used = {}
     found = []
@@ -341,13 +355,15 @@ def _port_clashes(catalogue, groups):
             continue
         hosts = hosts_of(entry, groups) if groups is not None else [None]
         for host in hosts:
-            key = (host, entry["port"])
-            if key in used:
-                where = "on host '%s'" % host if host is not None else "(services without an inventory share one host)"
-                found.append(fmt(name, "port", "port %d %s already used by service '%s'"
-                                 % (entry["port"], where, used[key])))
-            else:
-                used[key] = name
+            for field, port in _bound_ports(entry):
+                key = (host, port)
+                if key in used and used[key][0] != name:
+                    where = "on host '%s'" % host if host is not None else "(services without an inventory share one host)"
+                    theirs = "" if used[key][1] == "port" else " (its listen_port)"
+                    found.append(fmt(name, field, "port %d %s already used by service '%s'%s"
+                                     % (port, where, used[key][0], theirs)))
+                elif key not in used:
+                    used[key] = (name, field)
     return found
 
 

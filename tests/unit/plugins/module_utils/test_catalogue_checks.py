@@ -32,7 +32,7 @@ def test_every_entry_has_unit_packages_and_log(shipped):
         assert entry["unit"] == ("mosquitto.service" if entry["kind"] == "broker" else "alicia-%s.service" % name)
         assert isinstance(entry["packages"], list)
         assert entry["log"]["path"].startswith("/")
-    assert shipped["stt_service"]["packages"] == []
+    assert shipped["stt_service"]["packages"] == ["python3-paho-mqtt"]  # the reference artifact
     assert shipped["stt_service"]["log"] == {"path": "/var/log/alicia/stt_service.log", "reopen": "copytruncate"}
 
 
@@ -379,3 +379,27 @@ def test_vaulted_values_are_their_text(shipped):
     ]
     secrets["stt_service"]["MQTT_PASSWORD"] = Vaulted("pw")
     assert cat.service_env(shipped, "stt_service", secrets, "b")["MQTT_PASSWORD"] == "pw"
+
+
+# ---- listen_port: a host-network runtime binds it on the host -------------------
+
+def test_listen_port_clash_on_one_host_is_rejected(resolve):
+    catalogue = resolve({"stt_service": {"listen_port": 9100}, "ai_service": {"listen_port": 9100}})
+    groups = {"alicia_voice": ["v1"], "alicia_broker": ["b1"]}
+    found = [m for m in cat.errors(catalogue, groups=groups) if "9100" in m]
+    assert found == ["catalogue: service 'ai_service' field 'listen_port': port 9100 on host 'v1' already used by "
+                     "service 'stt_service' (its listen_port)"]
+
+
+def test_listen_port_clashing_with_another_services_port_is_rejected(resolve):
+    catalogue = resolve({"ai_service": {"listen_port": 8001}})  # stt_service's published port
+    found = [m for m in cat.errors(catalogue, groups={"alicia_voice": ["v1"]}) if "8001" in m]
+    assert found == ["catalogue: service 'ai_service' field 'listen_port': port 8001 on host 'v1' already used by "
+                     "service 'stt_service'"]
+
+
+def test_listen_port_may_repeat_across_hosts_and_inside_containers(resolve):
+    catalogue = resolve({"stt_service": {"listen_port": 9100}, "health_monitor": {"listen_port": 9100},
+                         "ai_service": {"listen_port": 9100, "runtime": "docker"}})
+    groups = {"alicia_voice": ["v1"], "alicia_management": ["m1"]}
+    assert not [m for m in cat.errors(catalogue, groups=groups) if "9100" in m]
