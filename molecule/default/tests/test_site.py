@@ -1,4 +1,5 @@
-"""The whole platform as site.yml deploys it on one host in every group."""
+"""The whole platform as site.yml deploys it on one host in every group: the
+baseline, the broker and the 22 services of the six phases."""
 import json
 import os
 
@@ -82,9 +83,10 @@ def test_broker_log_is_rotated_by_the_baseline_policy(host):
 
 # ---- re-run budget ------------------------------------------------------------
 
-# Module executions per host that a re-run of site.yml (preflight, baseline,
-# broker) may cost: every execution costs about 0.5 s on the build machine.
-RERUN_BUDGET = 16
+# Module executions per host that a re-run of site.yml may cost: every
+# execution costs about 0.5 s on the build machine. Preflight, baseline and
+# broker: 16; each of the six phases at most 3, whatever its services.
+RERUN_BUDGET = 16 + 6 * 3
 
 
 def module_counts():
@@ -107,3 +109,76 @@ def test_rerun_stays_within_the_module_execution_budget():
 def test_rerun_touches_no_package_and_no_apt_cache():
     tasks = module_counts()["hosts"]["alicia-default"]["tasks"]
     assert not [task for task in tasks if "apt cache" in task or "install the missing packages" in task], tasks
+
+
+# ---- the 22 services ---------------------------------------------------------
+
+def catalogue():
+    """The resolved catalogue, as the roles see it (the shipped defaults)."""
+    import sys
+    root = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+    sys.path.insert(0, os.path.join(root, ".collections"))
+    from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
+    with open(os.path.join(root, "roles", "catalogue", "defaults", "main.yml")) as handle:
+        d = yaml.safe_load(handle)
+    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
+                       environment=d["catalogue_environment"], phases=d["catalogue_phases"],
+                       broker=d["catalogue_broker"])
+
+
+SERVICES = sorted(n for n, e in catalogue().items() if e["kind"] == "service")
+# An HTTP GET run on the lab host (no curl in the image).
+GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
+
+
+def test_all_22_services_are_deployed():
+    assert len(SERVICES) == 22
+
+
+def test_every_service_runs_as_a_hardened_unit_of_the_service_user(host):
+    for name in SERVICES:
+        service = host.service("alicia-%s" % name)
+        assert service.is_running and service.is_enabled, name
+        props = service.systemd_properties
+        assert props["User"] == "alicia", name
+        assert (props["ProtectSystem"], props["PrivateTmp"], props["NoNewPrivileges"]) == ("strict", "yes", "yes"), name
+        assert props["Restart"] == "on-failure" and props["StartLimitIntervalUSec"] == "0", name
+        assert int(props["MemoryMax"]) > 0 and props["CPUQuotaPerSecUSec"] != "infinity", name
+        pid = int(props["MainPID"])
+        assert host.check_output("ps -o user= -p %d" % pid).strip() == "alicia", name
+
+
+def test_every_service_listens_and_answers_healthy_json(host):
+    entries = catalogue()
+    for name in SERVICES:
+        port = entries[name]["listen_port"]
+        assert host.socket("tcp://0.0.0.0:%d" % port).is_listening, name
+        body = json.loads(host.check_output(GET, "http://127.0.0.1:%d/health" % port))
+        assert body["status"] == "healthy" and body["service"] == name and body["broker_connected"] is True, body
+
+
+def test_unit_exposure_is_below_3(host):
+    for name in SERVICES:
+        out = host.check_output("systemd-analyze security --no-pager alicia-%s.service", name)
+        exposure = float(out.split("Overall exposure level for alicia-%s.service: " % name)[1].split()[0])
+        assert exposure < 3.0, (name, exposure)
+
+
+def test_env_files_hold_secrets_with_tight_modes(host):
+    for name in SERVICES:
+        env = host.file("/etc/alicia/%s.env" % name)
+        assert (env.user, env.group, env.mode) == ("root", "alicia", 0o640), name
+        assert 'SERVICE_NAME="%s"' % name in env.content_string
+        assert "MQTT_PASSWORD=" in env.content_string
+
+
+def test_service_logs_are_written_to_the_rotated_files(host):
+    for name in SERVICES:
+        log = host.file("/var/log/alicia/%s.log" % name)
+        assert (log.user, log.mode) == ("alicia", 0o640), name
+        assert "GET /health" in log.content_string or "access" in log.content_string, name
+
+
+def test_releases_are_switched_by_a_link(host):
+    link = host.file("/opt/alicia/stt_service/current")
+    assert link.is_symlink and link.linked_to == "/opt/alicia/stt_service/releases/1.0.0"
