@@ -35,7 +35,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
-from ansible.template import generate_ansible_template_vars, trust_as_template
+from ansible.template import generate_ansible_template_vars
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19: every template is trusted
+    def trust_as_template(value):
+        return value
 
 from ansible_collections.alicia.platform.plugins.module_utils._files import argument_spec, check_args, label
 
@@ -145,7 +151,16 @@ class ActionModule(ActionBase):
     def _render(self, name, entry, task_vars):
         """A template rendered as ansible.builtin.template renders it, as UTF-8 bytes."""
         source = self._find(name, "templates", entry["template"])
-        template_data = trust_as_template(self._loader.get_text_file_contents(source))
+        if hasattr(self._loader, "get_text_file_contents"):  # ansible-core 2.19 and later
+            text = self._loader.get_text_file_contents(source)
+        else:
+            real = self._loader.get_real_file(source, decrypt=True)
+            try:
+                with open(to_bytes(real, errors="surrogate_or_strict"), "rb") as handle:
+                    text = to_text(handle.read(), errors="surrogate_or_strict")
+            finally:
+                self._loader.cleanup_tmp_file(real)
+        template_data = trust_as_template(text)
 
         searchpath = list(task_vars.get("ansible_search_path", []))
         searchpath.extend([self._loader.get_basedir(), os.path.dirname(source)])
