@@ -2,6 +2,9 @@
 baseline, the broker and the 22 services of the six phases."""
 import json
 import os
+import subprocess
+import sys
+import time
 
 import yaml
 
@@ -182,3 +185,84 @@ def test_service_logs_are_written_to_the_rotated_files(host):
 def test_releases_are_switched_by_a_link(host):
     link = host.file("/opt/alicia/stt_service/current")
     assert link.is_symlink and link.linked_to == "/opt/alicia/stt_service/releases/1.0.0"
+
+
+# ---- faults (these change the platform and put it back; they run last) ---------
+
+def health(host, name):
+    port = catalogue()[name]["listen_port"]
+    result = host.run(GET, "http://127.0.0.1:%d/health" % port)
+    return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
+
+
+def wait_until(predicate, timeout, step=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def test_a_killed_service_is_restarted_and_healthy_again(host):
+    unit = host.service("alicia-tts_service")
+    before = int(unit.systemd_properties["MainPID"])
+    host.check_output("kill -9 %d" % before)
+
+    def back():
+        pid = int(host.service("alicia-tts_service").systemd_properties["MainPID"])
+        return pid not in (0, before) and health(host, "tts_service")["status"] == "healthy"
+    assert wait_until(back, 40), "tts_service was not restarted and healthy within 40 s"
+
+
+def test_a_minute_without_the_broker_leaves_every_service_healthy_again(host):
+    host.check_output("systemctl stop mosquitto")
+    try:
+        assert wait_until(lambda: health(host, "voice_router")["broker_connected"] is False, 20)
+        time.sleep(60)
+        states = dict((name, host.service("alicia-%s" % name).systemd_properties["ActiveState"]) for name in SERVICES)
+        assert set(states.values()) == {"active"}, states
+    finally:
+        host.check_output("systemctl start mosquitto")
+    unhealthy = lambda: [name for name in SERVICES if health(host, name)["status"] != "healthy"]  # noqa: E731
+    assert wait_until(lambda: not unhealthy(), 60), "still unhealthy after the broker came back: %s" % unhealthy()
+
+
+def site(*args):
+    """site.yml again against the scenario's host: (rc, output)."""
+    root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           os.path.join(root, "playbooks", "site.yml")] + list(args)
+    # Counted elsewhere: module_count.json holds the idempotence re-run.
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "faults_count.json"))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          timeout=600, check=False)
+    return proc.returncode, proc.stdout
+
+
+def test_an_unhealthy_service_fails_its_phase_gate_and_stops_the_run(host):
+    unhealthy = {"catalogue_overrides": {"tts_service": {"env": {"ALICIA_FAULT_UNHEALTHY": "1"}}},
+                 "service_gate_timeout": 8}
+    rc, out = site("--tags", "voice,devices", "-e", json.dumps(unhealthy))
+    try:
+        assert rc != 0, out[-3000:]
+        assert "phase voice on alicia-default is not healthy" in out, out[-3000:]
+        assert "tts_service" in out and "/var/log/alicia/tts_service.log" in out, out[-3000:]
+        assert "PLAY [Phase 4 | devices]" not in out, "the run went on to the next phase"
+        assert health(host, "tts_service")["status"] == "unhealthy"
+    finally:
+        rc, out = site("--tags", "voice")
+    assert rc == 0, out[-3000:]
+    assert health(host, "tts_service")["status"] == "healthy"
+
+
+def test_tags_select_one_phase():
+    rc, out = site("--tags", "voice", "--list-tasks")
+    assert rc == 0, out
+    assert "Phase voice | the voice services of this host, gated" in out
+    for other in ("core", "management", "devices", "advanced", "observability"):
+        assert "Phase %s | the %s services" % (other, other) not in out, other
+    # Preflight always runs; the baseline and the broker do not.
+    assert "Catalogue | check the catalogue, the inventory and the secrets" in out
+    assert "Baseline | every package this host needs" not in out
