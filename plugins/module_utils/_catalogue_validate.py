@@ -248,6 +248,29 @@ def _check_dependencies(name, entry, catalogue, phases, errors):
                               % (dep, dep_entry["phase"], phase)))
 
 
+_SYSTEMD_OPTION = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _check_systemd(name, entry, errors):
+    """`systemd`: unit options a service overrides; each value lands on one line of its unit."""
+    options = entry.get("systemd")
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        errors.append(fmt(name, "systemd", "must be a mapping of unit option to value, got %s" % type(options).__name__))
+        return
+    for option, value in options.items():
+        field = "systemd.%s" % option
+        if not isinstance(option, str) or not option or not set(option) <= _SYSTEMD_OPTION or not option[0].isupper():
+            errors.append(fmt(name, field, "not a systemd option name (such as MemoryDenyWriteExecute)"))
+            continue
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, (dict, list)) or (isinstance(item, str) and has_line_break(item)):
+                errors.append(fmt(name, field, "each value must be one line of text"))
+                break
+
+
 def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups):
     found = []
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
@@ -273,6 +296,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
     instances = entry.get("instances", 1)
     if not is_int(instances) or instances < 1:
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
+    _check_systemd(name, entry, found)
     group = entry.get("group")
     if not isinstance(group, str) or not group:
         found.append(fmt(name, "group", "must be a non-empty inventory group name, got %r" % (group,)))

@@ -175,6 +175,13 @@ def test_env_files_hold_secrets_with_tight_modes(host):
         assert "MQTT_PASSWORD=" in env.content_string
 
 
+def test_env_values_reach_the_process_exactly(host):
+    """Quotes, backslashes, $ and % in a catalogue env value (molecule.yml) arrive unchanged."""
+    pid = int(host.service("alicia-stt_service").systemd_properties["MainPID"])
+    environ = host.check_output("tr '\\0' '\\n' < /proc/%d/environ", pid).splitlines()
+    assert 'ALICIA_TRICKY=say "hi" \\ C:\\path $HOME ${USER} %h' in environ, environ
+
+
 def test_service_logs_are_written_to_the_rotated_files(host):
     for name in SERVICES:
         log = host.file("/var/log/alicia/%s.log" % name)

@@ -403,3 +403,28 @@ def test_listen_port_may_repeat_across_hosts_and_inside_containers(resolve):
                          "ai_service": {"listen_port": 9100, "runtime": "docker"}})
     groups = {"alicia_voice": ["v1"], "alicia_management": ["m1"]}
     assert not [m for m in cat.errors(catalogue, groups=groups) if "9100" in m]
+
+
+# ---- systemd: per-service unit options land verbatim in the unit ----------------
+
+def test_systemd_overrides_are_one_line_options(resolve):
+    catalogue = resolve({"stt_service": {"systemd": {"MemoryDenyWriteExecute": "no",
+                                                     "SystemCallFilter": ["@system-service", "~@mount"]}}})
+    assert not [m for m in cat.errors(catalogue) if "systemd" in m]
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"ExecStartPre": "/bin/true\nExecStartPost=/bin/sh -c evil"}, "field 'systemd.ExecStartPre': each value must be one line"),
+    ({"ProtectSystem": ["strict", "full\nUser=root"]}, "field 'systemd.ProtectSystem': each value must be one line"),
+    ({"protect system": "yes"}, "field 'systemd.protect system': not a systemd option name"),
+    ({"Nested": {"a": 1}}, "field 'systemd.Nested': each value must be one line"),
+])
+def test_systemd_overrides_cannot_inject_lines(resolve, options, message):
+    catalogue = resolve({"stt_service": {"systemd": options}})
+    assert any(message in m and "service 'stt_service'" in m for m in cat.errors(catalogue)), cat.errors(catalogue)
+
+
+def test_systemd_must_be_a_mapping(resolve):
+    catalogue = resolve({"stt_service": {"systemd": ["NoNewPrivileges=no"]}})
+    assert "catalogue: service 'stt_service' field 'systemd': must be a mapping of unit option to value, got list" in \
+        cat.errors(catalogue)
