@@ -271,6 +271,35 @@ def _check_systemd(name, entry, errors):
                 break
 
 
+# What the service role deploys today; anything else fails preflight rather
+# than being deployed differently from what the catalogue says.
+SERVICE_RUNTIMES = ("systemd",)
+ARTIFACT_TYPES = ("reference", "command")
+
+
+def _check_artifact(name, entry, runtimes, errors):
+    if entry.get("kind", "service") != "service":
+        return
+    runtime = entry.get("runtime", "systemd")
+    # An unknown runtime has its own message (_check_entry).
+    if runtime in runtimes and runtime not in SERVICE_RUNTIMES:
+        errors.append(fmt(name, "runtime", "runtime %r is not supported for services yet (supported: %s)"
+                          % (runtime, ", ".join(SERVICE_RUNTIMES))))
+    artifact = entry.get("artifact")
+    if not isinstance(artifact, dict):
+        errors.append(fmt(name, "artifact", "must be a mapping with a type (%s), got %r"
+                          % (", ".join(ARTIFACT_TYPES), artifact)))
+        return
+    kind = artifact.get("type")
+    if kind not in ARTIFACT_TYPES:
+        errors.append(fmt(name, "artifact.type", "%r is not supported (supported: %s)" % (kind, ", ".join(ARTIFACT_TYPES))))
+    elif kind == "command":
+        command = artifact.get("command")
+        if not isinstance(command, str) or not command.startswith("/") or has_line_break(command):
+            errors.append(fmt(name, "artifact.command", "must be an absolute path and its arguments on one line, got %r"
+                              % (command,)))
+
+
 def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups):
     found = []
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
@@ -297,6 +326,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
     if not is_int(instances) or instances < 1:
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
     _check_systemd(name, entry, found)
+    _check_artifact(name, entry, runtimes, found)
     group = entry.get("group")
     if not isinstance(group, str) or not group:
         found.append(fmt(name, "group", "must be a non-empty inventory group name, got %r" % (group,)))

@@ -175,6 +175,15 @@ def test_env_files_hold_secrets_with_tight_modes(host):
         assert "MQTT_PASSWORD=" in env.content_string
 
 
+def test_a_command_artifact_runs_the_given_executable_without_a_release(host):
+    """event_scheduler's catalogue artifact is a command (molecule.yml)."""
+    props = host.service("alicia-event_scheduler").systemd_properties
+    assert "/opt/alicia/metrics_collector/current/alicia_reference_service.py" in props["ExecStart"]
+    assert props["WorkingDirectory"] == "/var/lib/alicia/event_scheduler"
+    assert not host.file("/opt/alicia/event_scheduler").exists
+    assert health(host, "event_scheduler")["status"] == "healthy"
+
+
 def test_env_values_reach_the_process_exactly(host):
     """Quotes, backslashes, $ and % in a catalogue env value (molecule.yml) arrive unchanged."""
     pid = int(host.service("alicia-stt_service").systemd_properties["MainPID"])

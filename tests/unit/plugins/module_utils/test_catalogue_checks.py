@@ -428,3 +428,27 @@ def test_systemd_must_be_a_mapping(resolve):
     catalogue = resolve({"stt_service": {"systemd": ["NoNewPrivileges=no"]}})
     assert "catalogue: service 'stt_service' field 'systemd': must be a mapping of unit option to value, got list" in \
         cat.errors(catalogue)
+
+
+# ---- what the service role deploys: unsupported choices fail preflight -------------
+
+def test_shipped_services_use_the_reference_artifact_under_systemd(shipped):
+    assert all(e["artifact"] == {"type": "reference"} and e["runtime"] == "systemd"
+               for e in shipped.values() if e["kind"] == "service")
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"runtime": "docker"}, "field 'runtime': runtime 'docker' is not supported for services yet (supported: systemd)"),
+    ({"artifact": {"type": "python_app"}}, "field 'artifact.type': 'python_app' is not supported"),
+    ({"artifact": {"type": "command"}}, "field 'artifact.command': must be an absolute path"),
+    ({"artifact": {"type": "command", "command": "stt --serve"}}, "field 'artifact.command': must be an absolute path"),
+    ({"artifact": {"type": "command", "command": "/usr/bin/stt\nExecStartPre=/bin/sh"}}, "field 'artifact.command'"),
+])
+def test_unsupported_runtime_or_artifact_fails_naming_the_field(resolve, override, message):
+    found = cat.errors(resolve({"stt_service": override}))
+    assert any("service 'stt_service'" in m and message in m for m in found), found
+
+
+def test_a_command_artifact_is_accepted(resolve):
+    catalogue = resolve({"stt_service": {"artifact": {"type": "command", "command": "/usr/local/bin/stt --port 8001"}}})
+    assert not [m for m in cat.errors(catalogue) if "stt_service" in m]
