@@ -1,0 +1,464 @@
+"""The prod group layout on three lab hosts: the broker alone on one host,
+core/management/voice on app1, devices/advanced/observability on app2; an
+outsider container on the same network probes what the platform exposes.
+
+Checked by behaviour: where each unit runs, /health over the services' own
+broker connection (across hosts), MQTT credentials across hosts, firewalls
+that trust only the platform addresses, the cross-host dependency gate of the
+service role, and the re-run budget of each host.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+import testinfra
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
+
+BROKER, APP1, APP2, OUTSIDER = ("alicia-multihost-%s" % n for n in ("broker", "app1", "app2", "outsider"))
+# The phase groups of each platform host (molecule.yml).
+LAYOUT = {
+    BROKER: [],
+    APP1: ["alicia_core", "alicia_management", "alicia_voice"],
+    APP2: ["alicia_devices", "alicia_advanced", "alicia_observability"],
+}
+PW_DIR = "/root/multihost-mqtt"
+
+
+def get_host(name):
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
+
+
+@pytest.fixture(scope="module")
+def broker():
+    return get_host(BROKER)
+
+
+@pytest.fixture(scope="module")
+def app1():
+    return get_host(APP1)
+
+
+@pytest.fixture(scope="module")
+def app2():
+    return get_host(APP2)
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    return get_host(OUTSIDER)
+
+
+@pytest.fixture(scope="module")
+def hosts(broker, app1, app2):
+    return {BROKER: broker, APP1: app1, APP2: app2}
+
+
+def ipv4(host):
+    addresses = [a for a in host.interface("eth0").addresses if ":" not in a]
+    assert addresses, "no IPv4 address on eth0"
+    return addresses[0]
+
+
+@pytest.fixture(scope="module")
+def addresses(broker, app1, app2, outsider):
+    return {BROKER: ipv4(broker), APP1: ipv4(app1), APP2: ipv4(app2), OUTSIDER: ipv4(outsider)}
+
+
+# ---- the catalogue --------------------------------------------------------------
+
+def resolved_catalogue():
+    """The resolved catalogue, as the roles see it (the shipped defaults)."""
+    sys.path.insert(0, os.path.join(PROJECT, ".collections"))
+    from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
+    with open(os.path.join(PROJECT, "roles", "catalogue", "defaults", "main.yml")) as handle:
+        d = yaml.safe_load(handle)
+    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
+                       environment=d["catalogue_environment"], phases=d["catalogue_phases"],
+                       broker=d["catalogue_broker"])
+
+
+CATALOGUE = resolved_catalogue()
+SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
+
+
+def services_of(name):
+    """The catalogue services that run on platform host `name`."""
+    return [s for s in SERVICES if CATALOGUE[s]["group"] in LAYOUT[name]]
+
+
+def host_of(service):
+    [name] = [h for h, groups in LAYOUT.items() if CATALOGUE[service]["group"] in groups]
+    return name
+
+
+# Required dependencies whose dependant and dependency run on different hosts
+# in this layout: (dependant, dependency).
+CROSS_HOST = sorted(
+    (svc, dep) for svc in SERVICES for dep, spec in CATALOGUE[svc]["depends_on"].items()
+    if spec["type"] == "required" and CATALOGUE.get(dep, {}).get("kind") == "service" and host_of(svc) != host_of(dep))
+
+
+def test_the_layout_splits_the_22_services_between_the_two_app_hosts():
+    assert len(SERVICES) == 22
+    assert sorted(services_of(APP1) + services_of(APP2)) == SERVICES
+    assert services_of(APP1) and services_of(APP2) and not services_of(BROKER)
+
+
+# ---- re-run budget (first: later tests run the playbook again) -------------------
+
+def module_counts():
+    """What the callback alicia.platform.module_count wrote for the last
+    playbook run before verify: Molecule's idempotence re-run."""
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "module_count.json")) as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUT))
+def test_rerun_stays_within_the_module_execution_budget_of_each_host(name):
+    # Preflight, baseline and broker: 16; each phase the host runs: 3.
+    budget = 16 + 3 * len(LAYOUT[name])
+    counts = module_counts()["hosts"].get(name)
+    assert counts, "the idempotence run counted nothing on %s" % name
+    roles = ", ".join("%s %d" % item for item in sorted(counts["roles"].items(), key=lambda i: -i[1]))
+    assert counts["total"] <= budget, "%s: %d module executions on a re-run (budget %d): %s" % (
+        name, counts["total"], budget, roles)
+
+
+def test_nothing_runs_on_the_outsider():
+    # Preflight covers every inventory host, but contacts none.
+    assert module_counts()["hosts"].get(OUTSIDER, {"total": 0})["total"] == 0
+
+
+def test_rerun_touches_no_package_on_any_host():
+    for name in LAYOUT:
+        tasks = module_counts()["hosts"][name]["tasks"]
+        assert not [t for t in tasks if "apt cache" in t or "install the missing packages" in t], (name, tasks)
+
+
+# ---- what runs where -----------------------------------------------------------------
+
+def test_broker_runs_only_on_the_broker_host(broker, app1, app2):
+    assert broker.service("mosquitto").is_running
+    assert broker.socket("tcp://0.0.0.0:1883").is_listening
+    for app in (app1, app2):
+        assert not app.package("mosquitto").is_installed
+        assert not app.socket("tcp://0.0.0.0:1883").is_listening
+
+
+def unit_states(host, services):
+    """service -> ActiveState of its unit ("inactive" also for a unit that does not exist)."""
+    units = ["alicia-%s.service" % s for s in services]
+    out = host.run("systemctl show --property=Id,ActiveState,LoadState" + " %s" * len(units), *units).stdout
+    states = {}
+    for block in out.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[props["Id"][len("alicia-"):-len(".service")]] = (props["LoadState"], props["ActiveState"])
+    return states
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUT))
+def test_each_host_runs_exactly_the_services_of_its_phase_groups(hosts, name):
+    host = hosts[name]
+    states = unit_states(host, SERVICES)
+    mine = services_of(name)
+    assert {s: states[s] for s in mine} == dict.fromkeys(mine, ("loaded", "active")), name
+    others = [s for s in SERVICES if s not in mine]
+    assert {s: states[s] for s in others} == dict.fromkeys(others, ("not-found", "inactive")), name
+    for service in others:
+        assert not host.file("/etc/alicia/%s.env" % service).exists, (name, service)
+
+
+def test_nothing_is_deployed_on_the_outsider(outsider):
+    assert not outsider.user("alicia").exists
+    assert not outsider.file("/etc/alicia").exists
+    assert outsider.run("nft list table inet alicia_filter").rc != 0
+
+
+# /health of every given port on 127.0.0.1, in one execution on the host.
+HEALTH = r"""
+import json, sys, urllib.request
+out = {}
+for port in sys.argv[1:]:
+    try:
+        out[port] = json.loads(urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5).read().decode())
+    except Exception as exc:
+        out[port] = {"error": str(exc)}
+print(json.dumps(out))
+"""
+
+
+def health(host, services):
+    ports = [str(CATALOGUE[s]["listen_port"]) for s in services]
+    out = json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
+    return dict((s, out[p]) for s, p in zip(services, ports))
+
+
+@pytest.mark.parametrize("name", [APP1, APP2])
+def test_every_service_answers_healthy_and_connected_to_the_remote_broker(hosts, name):
+    for service, body in health(hosts[name], services_of(name)).items():
+        assert (body.get("status"), body.get("service"), body.get("broker_connected")) == (
+            "healthy", service, True), (name, service, body)
+
+
+@pytest.mark.parametrize("name", [APP1, APP2])
+def test_services_reach_the_broker_host_over_the_network(hosts, addresses, name):
+    host = hosts[name]
+    broker_address = addresses[BROKER]
+    for service in services_of(name):
+        # Only these two lines of the environment file (it holds secrets).
+        lines = host.check_output("grep -E '^MQTT_(BROKER|PORT)=' /etc/alicia/%s.env", service).splitlines()
+        assert sorted(lines) == ['MQTT_BROKER="%s"' % broker_address, 'MQTT_PORT="1883"'], (name, service, lines)
+    # One established MQTT session per service, to the broker host.
+    sessions = host.check_output("ss -Htn state established dst %s dport = :1883", broker_address).splitlines()
+    assert len(sessions) >= len(services_of(name)), (name, sessions)
+
+
+# ---- MQTT across hosts ---------------------------------------------------------------
+
+# A paho-mqtt (Debian's 1.6) round trip run ON an app host against the broker
+# host: prints OK, "CONNACK <rc>" or "timeout". The password is read from a
+# 0600 file, never from the command line.
+ROUND_TRIP = r'''
+import sys, time, threading
+import paho.mqtt.client as mqtt
+broker, user, password_file, topic = sys.argv[1:5]
+with open(password_file) as handle:
+    password = handle.read()
+got, connected = threading.Event(), threading.Event()
+rc_box = []
+c = mqtt.Client(client_id="multihost-test-%s" % time.time())
+c.username_pw_set(user, password)
+def on_connect(client, userdata, flags, rc):
+    rc_box.append(rc)
+    connected.set()
+    if rc == 0:
+        client.subscribe(topic, qos=1)
+def on_subscribe(client, userdata, mid, granted):
+    client.publish(topic, b"ping", qos=1)
+c.on_connect = on_connect
+c.on_subscribe = on_subscribe
+c.on_message = lambda client, userdata, msg: got.set()
+c.connect(broker, 1883, 10)
+c.loop_start()
+connected.wait(5)
+if not rc_box:
+    print("no CONNACK"); sys.exit(0)
+if rc_box[0] != 0:
+    print("CONNACK %s" % rc_box[0]); sys.exit(0)
+print("OK" if got.wait(5) else "timeout")
+c.loop_stop()
+'''
+
+
+def docker_write(container, path, data):
+    """A 0600 file in a container, written from stdin (the data never shows in argv)."""
+    script = "umask 077 && mkdir -p %s && cat > %s" % (shlex.quote(os.path.dirname(path)), shlex.quote(path))
+    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", script], input=data.encode(), check=True)
+
+
+@pytest.fixture(scope="module")
+def mqtt_passwords():
+    """Writes each service's password (and a wrong one) to a 0600 file on the
+    app hosts; returns the path of a user's file."""
+    with open(SECRETS) as handle:
+        secrets = yaml.safe_load(handle)["catalogue_secrets"]
+    for name in (APP1, APP2):
+        for service in services_of(name):
+            docker_write(name, "%s/%s" % (PW_DIR, service), secrets[service]["MQTT_PASSWORD"])
+        docker_write(name, "%s/wrong" % PW_DIR, "not-the-password-%s" % uuid.uuid4().hex)
+    return lambda user: "%s/%s" % (PW_DIR, user)
+
+
+def round_trip(host, broker_address, user, password_file, topic):
+    host.run("cat > /tmp/multihost-rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
+    return host.check_output("/usr/bin/python3 /tmp/multihost-rt.py %s %s %s %s",
+                             broker_address, user, password_file, topic).strip()
+
+
+@pytest.mark.parametrize("name,service", [(APP1, "config_service"), (APP2, "device_manager")])
+def test_a_service_publishes_and_subscribes_in_its_own_tree_on_the_broker_host(
+        hosts, addresses, mqtt_passwords, name, service):
+    topic = "alicia/%s/multihost-%s" % (service, uuid.uuid4().hex[:8])
+    assert round_trip(hosts[name], addresses[BROKER], service, mqtt_passwords(service), topic) == "OK"
+
+
+def test_a_wrong_password_is_refused_by_the_broker_host(app1, addresses, mqtt_passwords):
+    result = round_trip(app1, addresses[BROKER], "config_service", mqtt_passwords("wrong"), "alicia/config_service/x")
+    assert result == "CONNACK 5"
+
+
+def test_a_service_gets_nothing_from_another_services_tree(app1, addresses, mqtt_passwords):
+    # The ACL lets config_service neither subscribe nor publish under device_manager's tree.
+    topic = "alicia/device_manager/multihost-%s" % uuid.uuid4().hex[:8]
+    assert round_trip(app1, addresses[BROKER], "config_service", mqtt_passwords("config_service"), topic) == "timeout"
+
+
+# ---- firewall ------------------------------------------------------------------------
+
+PROBE = r"""
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+
+def probe(target):
+    address, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect((address, int(port)))
+        return "open"
+    except socket.timeout:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    finally:
+        s.close()
+
+with ThreadPoolExecutor(len(sys.argv) - 1) as pool:
+    print(json.dumps(dict(zip(sys.argv[1:], pool.map(probe, sys.argv[1:])))))
+"""
+
+
+def probe(host, targets):
+    """Connect from `host` to each "address:port" (3 s): open, refused or timeout."""
+    targets = list(targets)
+    return json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(targets), PROBE, *targets))
+
+
+@pytest.fixture(scope="module")
+def targets(addresses):
+    return {
+        "broker mqtt_broker 1883": "%s:1883" % addresses[BROKER],
+        "app1 stt_service 8001 (platform)": "%s:8001" % addresses[APP1],
+        "app1 security_gateway 8009 (clients)": "%s:8009" % addresses[APP1],
+        "app2 device_manager 8006 (platform)": "%s:8006" % addresses[APP2],
+    }
+
+
+def test_the_outsider_is_dropped_by_every_platform_firewall(outsider, targets):
+    # Its address is on the same network but not among the trusted /32s.
+    states = probe(outsider, targets.values())
+    assert {k: states[v] for k, v in targets.items()} == dict.fromkeys(targets, "timeout")
+
+
+def test_platform_hosts_reach_each_other(app1, app2, targets):
+    from_app2 = probe(app2, [v for k, v in targets.items() if not k.startswith("app2")])
+    from_app1 = probe(app1, [v for k, v in targets.items() if not k.startswith("app1")])
+    assert set(from_app2.values()) == {"open"}, from_app2
+    assert set(from_app1.values()) == {"open"}, from_app1
+
+
+def test_ssh_stays_reachable_from_the_outsider(outsider, addresses):
+    # Lock-out guard: SSH is accepted from anywhere (no sshd here: refused, not dropped).
+    assert probe(outsider, ["%s:22" % addresses[BROKER]]) == {"%s:22" % addresses[BROKER]: "refused"}
+
+
+# ---- a dependency across hosts ---------------------------------------------------------
+
+def test_the_layout_has_required_dependencies_across_hosts():
+    # device_manager (devices, app2) requires device_registry (core, app1).
+    assert ("device_manager", "device_registry") in CROSS_HOST, CROSS_HOST
+    for dependant, dependency in CROSS_HOST:
+        assert {host_of(dependant), host_of(dependency)} == {APP1, APP2}, (dependant, dependency)
+
+
+@pytest.mark.parametrize("dependant,dependency", CROSS_HOST)
+def test_a_cross_host_dependant_is_healthy_and_reaches_its_dependency(hosts, addresses, dependant, dependency):
+    dependant_host = hosts[host_of(dependant)]
+    assert health(dependant_host, [dependant])[dependant].get("status") == "healthy"
+    # What the service role's remote gate probes from the dependant's host.
+    url = "http://%s:%d/health" % (addresses[host_of(dependency)], CATALOGUE[dependency]["listen_port"])
+    body = json.loads(dependant_host.check_output(
+        "/usr/bin/python3 -c %s %s",
+        "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url))
+    assert (body["status"], body["service"]) == ("healthy", dependency)
+
+
+# ---- the remote dependency gate (changes the platform and puts it back; runs last) -----
+
+def converge(*args, extra_vars=None):
+    """converge.yml again (the address play, then site.yml): (rc, output).
+    Its module counts go to a file of its own (module_count.json stays the
+    idempotence run's)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, CONVERGE]
+        cmd += list(args)
+        if extra_vars:
+            path = os.path.join(tmp, "extra.json")
+            with open(path, "w") as handle:
+                json.dump(extra_vars, handle)
+            cmd += ["-e", "@" + path]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              env=env, timeout=900, check=False)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+
+
+GATE_TASK = "Service | required dependencies on other hosts are healthy before the units start"
+
+
+def task_block(output, title):
+    """The output of the task `title` (up to the next TASK / PLAY / RUNNING HANDLER header)."""
+    match = re.search(r"^TASK \[[^\]]*%s\][^\n]*\n(.*?)(?=^(?:TASK|PLAY|RUNNING HANDLER) \[|\Z)" % re.escape(title),
+                      output, re.M | re.S)
+    return match.group(1) if match else None
+
+
+def wait_until(predicate, timeout, step=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def main_pid(host, service):
+    return int(host.service("alicia-%s" % service).systemd_properties["MainPID"])
+
+
+def test_a_remote_dependency_that_is_down_holds_back_its_dependant(app1, app2):
+    """device_manager (app2) requires device_registry (app1). With
+    device_registry stopped, a devices run that changes device_manager fails
+    at the remote gate, before device_manager restarts; with it back, the
+    gate passes and device_manager restarts with its new files."""
+    change = {"catalogue_overrides": {
+        "device_manager": {"env": {"MULTIHOST_GATE_TEST": "1"},
+                           "depends_on": {"device_registry": {"timeout": 5}}},
+        "grok_integration": {"depends_on": {"security_gateway": {"timeout": 5}}},
+    }}
+    before = main_pid(app2, "device_manager")
+    app1.check_output("systemctl stop alicia-device_registry.service")
+    try:
+        rc, out = converge("--tags", "devices", extra_vars=change)
+        gate = task_block(out, GATE_TASK)
+        assert rc != 0, out[-3000:]
+        assert gate is not None and "fatal: [%s]" % APP2 in gate and "device_registry" in gate, out[-3000:]
+        assert not re.search(r"^TASK \[[^\]]*Service \| units enabled", out.split(GATE_TASK, 1)[1], re.M), \
+            "units reconciled after the gate failed"
+        assert main_pid(app2, "device_manager") == before, "device_manager restarted although its dependency was down"
+    finally:
+        app1.check_output("systemctl start alicia-device_registry.service")
+    assert wait_until(lambda: health(app1, ["device_registry"])["device_registry"].get("status") == "healthy", 60)
+
+    # Back to the converged state: the files change back, the gate passes, device_manager restarts.
+    rc, out = converge("--tags", "devices")
+    assert rc == 0, out[-3000:]
+    gate = task_block(out, GATE_TASK)
+    assert gate is not None and "ok: [%s]" % APP2 in gate, out[-3000:]
+    assert main_pid(app2, "device_manager") not in (0, before)
+    assert health(app2, ["device_manager"])["device_manager"].get("status") == "healthy"
+    assert app2.run("grep -c MULTIHOST_GATE_TEST /etc/alicia/device_manager.env").stdout.strip() == "0"
