@@ -187,7 +187,7 @@ def test_a_command_artifact_runs_the_given_executable_without_a_release(host):
 def test_env_values_reach_the_process_exactly(host):
     """Quotes, backslashes, $ and % in a catalogue env value (molecule.yml) arrive unchanged."""
     pid = int(host.service("alicia-stt_service").systemd_properties["MainPID"])
-    environ = host.check_output("tr '\\0' '\\n' < /proc/%d/environ", pid).splitlines()
+    environ = host.check_output("tr '\\0' '\\n' < /proc/%s/environ", str(pid)).splitlines()
     assert 'ALICIA_TRICKY=say "hi" \\ C:\\path $HOME ${USER} %h' in environ, environ
 
 
