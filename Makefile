@@ -45,7 +45,7 @@ lab-down: ## remove the lab hosts and their network
 deploy: lab-up ## deploy the platform on the lab hosts
 	ansible-playbook playbooks/site.yml -i $(INVENTORY)
 
-test: setup lint playbook-check sanity unit build molecule-all ## everything CI runs
+test: setup lint playbook-check sanity unit build compat molecule-all ## everything CI runs
 
 lint: yamllint ansible-lint graph-check ## yamllint, ansible-lint (production profile), graph freshness
 
