@@ -11,7 +11,7 @@
 #   - tests/unit (plugins, playbooks run by that ansible-playbook, roles);
 #   - ansible-test sanity, through scripts/sanity.sh (ANSIBLE_TEST).
 # Prints a table: version, unit result, sanity result, time. Logs in
-# .cache/compat/<version>/{install,unit,sanity}.log. Not part of `make test`.
+# .cache/compat/<version>/{install,unit,sanity}.log. `make test` runs it.
 #
 # What differs from a 2.19 run, and why (test-side only; the plugins run as is):
 #   - ansible.module_utils.testing.patch_module_args is new in 2.19: a pytest
