@@ -115,33 +115,6 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 PY
 
-# get-pip.py stand-in for the pip version that this ansible-test pins
-# (2.17 pins another one than 2.18/2.19; scripts/sanity.sh writes the one for
-# .venv's ansible-test only). Same stand-in as scripts/sanity.sh's.
-get_pip_standin() {
-  local python="$1" pip_version get_pip
-  pip_version="$("$python" - <<'PY'
-import re, ansible_test, os
-path = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
-print(re.search(r"pip='([0-9.]+)'", open(path).read()).group(1))
-PY
-)"
-  get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-  [ -s "$get_pip" ] && return 0
-  mkdir -p "$(dirname "$get_pip")"
-  cat >"$get_pip" <<'PY'
-"""Stand-in for get-pip.py written by alicia.platform scripts/compat.sh:
-installs pip from PyPI with ensurepip's bundled pip (same arguments)."""
-import subprocess
-import sys
-
-args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
-subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdout=subprocess.DEVNULL)
-subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)
-PY
-  log "pip ${pip_version} bootstrap stand-in written to $get_pip"
-}
-
 # The collections galaxy.yml depends on (ansible.posix, community.*: the
 # roles, handlers and ansible.cfg name them), extracted into venv $1's
 # site-packages from the newest `ansible` wheel for ansible-core $2 (2.X goes
@@ -265,7 +238,6 @@ for v in "${versions[@]}"; do
   t0=$SECONDS
   if [ "$SANITY" != 0 ]; then
     log "ansible-core ${core}: ansible-test sanity (log: ${venv#"$ROOT"/}/sanity.log)"
-    get_pip_standin "$venv/bin/python"
     set +e
     ANSIBLE_TEST="$venv/bin/ansible-test" bash "$ROOT/scripts/sanity.sh" >"$venv/sanity.log" 2>&1
     rc=$?

@@ -39,8 +39,9 @@ export PATH="${VENV_BIN}:${PATH}"
 # downloaded from a host this build cannot reach; it reads the script from
 # ~/.ansible/test/cache when present. When missing, put a stand-in there
 # that does the same from PyPI: ensurepip's bundled pip, then `pip install`
-# of the pinned pip version ansible-test asks for.
-pip_version="$("$VENV_BIN/python" - <<'PY'
+# of the pinned pip version ansible-test asks for. The version is read from
+# the ansible-test that runs (ANSIBLE_TEST: each ansible-core pins its own).
+pip_version="$("$(dirname "$ANSIBLE_TEST")/python" - <<'PY'
 import re, ansible_test, os
 path = os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")
 print(re.search(r"pip='([0-9.]+)'", open(path).read()).group(1))
@@ -59,7 +60,7 @@ args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-whee
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"], stdout=subprocess.DEVNULL)
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet"] + args)
 PY
-  log "pip bootstrap stand-in written to $get_pip"
+  log "pip ${pip_version} bootstrap stand-in written to $get_pip"
 fi
 log "ansible-test sanity --python ${PYTHON_VERSION} in ${dest}"
 cd "$dest"
