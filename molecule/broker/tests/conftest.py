@@ -31,14 +31,8 @@ PW_DIR = "/root/mqtt-pw"
 CA_FILE = "/root/broker-ca.crt"
 PORT = 1883
 TLS_PORT = 8883
-
-
-def docker_write(container, path, data):
-    """Write a 0600 file in a container from stdin (the data never shows in argv)."""
-    script = "umask 077 && mkdir -p %s && cat > %s" % (
-        shlex.quote(os.path.dirname(path)), shlex.quote(path))
-    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", script],
-                   input=data.encode(), check=True)
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import docker_write, resolved_catalogue  # noqa: E402,F401  (docker_write: used by the tests)
 
 
 class Hidden(dict):
@@ -50,16 +44,6 @@ class Hidden(dict):
 
 def plain(data):
     return json.loads(json.dumps(data))
-
-
-def resolved_catalogue():
-    sys.path.insert(0, os.path.join(PROJECT, ".collections"))
-    from ansible_collections.alicia.platform.plugins.module_utils.catalogue import resolve
-
-    with open(os.path.join(PROJECT, "roles/catalogue/defaults/main.yml")) as handle:
-        defaults = yaml.safe_load(handle)
-    return resolve(defaults["catalogue_services"], defaults=defaults["catalogue_service_defaults"],
-                   phases=defaults["catalogue_phases"], broker=defaults["catalogue_broker"])
 
 
 class Mqtt(object):

@@ -8,37 +8,13 @@ import time
 
 import yaml
 
-SECRETS = os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), ".lab", "secrets.yml")
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import docker_write, resolved_catalogue, round_trip  # noqa: E402
 
-# A paho-mqtt (Debian's 1.6) round trip run ON the lab host: prints OK or the
-# CONNACK return code / "timeout".
-ROUND_TRIP = r'''
-import sys, time, threading
-import paho.mqtt.client as mqtt
-user, password, topic = sys.argv[1], sys.argv[2], sys.argv[3]
-got, connected = threading.Event(), threading.Event()
-rc_box = []
-c = mqtt.Client(client_id="site-test-%s" % time.time())
-if user != "-":
-    c.username_pw_set(user, password)
-def on_connect(client, userdata, flags, rc):
-    rc_box.append(rc)
-    connected.set()
-    if rc == 0:
-        client.subscribe(topic, qos=1)
-def on_subscribe(client, userdata, mid, granted):
-    client.publish(topic, b"ping", qos=1)
-c.on_connect = on_connect
-c.on_subscribe = on_subscribe
-c.on_message = lambda client, userdata, msg: got.set()
-c.connect("127.0.0.1", 1883, 10)
-c.loop_start()
-connected.wait(5)
-if rc_box and rc_box[0] != 0:
-    print("CONNACK %s" % rc_box[0]); sys.exit(0)
-print("OK" if got.wait(5) else "timeout")
-c.loop_stop()
-'''
+SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
+HOST = "alicia-default"
+PW_DIR = "/root/.alicia-test"
 
 
 def secrets():
@@ -46,9 +22,11 @@ def secrets():
         return yaml.safe_load(handle)
 
 
-def round_trip(host, user, password, topic):
-    host.run("cat > /tmp/rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
-    return host.run("python3 /tmp/rt.py %s %s %s" % (user, password, topic)).stdout.strip()
+def password_file(name, password):
+    """The password in a 0600 file on the lab host (never on a command line)."""
+    path = "%s/%s" % (PW_DIR, name)
+    docker_write(HOST, path, password)
+    return path
 
 
 def test_preflight_passed_and_baseline_applied(host):
@@ -68,14 +46,14 @@ def test_firewall_default_drop_is_loaded(host):
 def test_broker_serves_with_catalogue_credentials(host):
     assert host.service("mosquitto").is_running
     assert host.socket("tcp://0.0.0.0:1883").is_listening
-    data = secrets()
-    password = data["catalogue_secrets"]["voice_router"]["MQTT_PASSWORD"]
-    assert round_trip(host, "voice_router", password, "alicia/voice_router/site-test") == "OK"
+    password = password_file("voice_router", secrets()["catalogue_secrets"]["voice_router"]["MQTT_PASSWORD"])
+    assert round_trip(host, "127.0.0.1", "voice_router", password, "alicia/voice_router/site-test") == "OK"
 
 
 def test_broker_refuses_anonymous_and_wrong_password(host):
-    assert round_trip(host, "-", "-", "alicia/x") == "CONNACK 5"
-    assert round_trip(host, "voice_router", "wrong-password", "alicia/voice_router/x") == "CONNACK 5"
+    assert round_trip(host, "127.0.0.1", "-", "-", "alicia/x") == "CONNACK 5"
+    wrong = password_file("wrong", "wrong-password")
+    assert round_trip(host, "127.0.0.1", "voice_router", wrong, "alicia/voice_router/x") == "CONNACK 5"
 
 
 def test_broker_log_is_rotated_by_the_baseline_policy(host):
@@ -116,17 +94,12 @@ def test_rerun_touches_no_package_and_no_apt_cache():
 
 # ---- the 22 services ---------------------------------------------------------
 
+CATALOGUE = resolved_catalogue()
+
+
 def catalogue():
     """The resolved catalogue, as the roles see it (the shipped defaults)."""
-    import sys
-    root = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
-    sys.path.insert(0, os.path.join(root, ".collections"))
-    from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
-    with open(os.path.join(root, "roles", "catalogue", "defaults", "main.yml")) as handle:
-        d = yaml.safe_load(handle)
-    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
-                       environment=d["catalogue_environment"], phases=d["catalogue_phases"],
-                       broker=d["catalogue_broker"])
+    return CATALOGUE
 
 
 SERVICES = sorted(n for n, e in catalogue().items() if e["kind"] == "service")
@@ -246,9 +219,8 @@ def test_a_minute_without_the_broker_leaves_every_service_healthy_again(host):
 
 def site(*args):
     """site.yml again against the scenario's host: (rc, output)."""
-    root = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(root, "playbooks", "site.yml")] + list(args)
+           os.path.join(PROJECT, "playbooks", "site.yml")] + list(args)
     # Counted elsewhere: module_count.json holds the idempotence re-run.
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "faults_count.json"))

@@ -11,7 +11,6 @@ service role, and the re-run budget of each host.
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import testinfra
 import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import docker_write, resolved_catalogue, round_trip  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
 SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
@@ -78,17 +79,6 @@ def addresses(broker, app1, app2, outsider):
 
 
 # ---- the catalogue --------------------------------------------------------------
-
-def resolved_catalogue():
-    """The resolved catalogue, as the roles see it (the shipped defaults)."""
-    sys.path.insert(0, os.path.join(PROJECT, ".collections"))
-    from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
-    with open(os.path.join(PROJECT, "roles", "catalogue", "defaults", "main.yml")) as handle:
-        d = yaml.safe_load(handle)
-    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
-                       environment=d["catalogue_environment"], phases=d["catalogue_phases"],
-                       broker=d["catalogue_broker"])
-
 
 CATALOGUE = resolved_catalogue()
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
@@ -228,47 +218,6 @@ def test_services_reach_the_broker_host_over_the_network(hosts, addresses, name)
 
 # ---- MQTT across hosts ---------------------------------------------------------------
 
-# A paho-mqtt (Debian's 1.6) round trip run ON an app host against the broker
-# host: prints OK, "CONNACK <rc>" or "timeout". The password is read from a
-# 0600 file, never from the command line.
-ROUND_TRIP = r'''
-import sys, time, threading
-import paho.mqtt.client as mqtt
-broker, user, password_file, topic = sys.argv[1:5]
-with open(password_file) as handle:
-    password = handle.read()
-got, connected = threading.Event(), threading.Event()
-rc_box = []
-c = mqtt.Client(client_id="multihost-test-%s" % time.time())
-c.username_pw_set(user, password)
-def on_connect(client, userdata, flags, rc):
-    rc_box.append(rc)
-    connected.set()
-    if rc == 0:
-        client.subscribe(topic, qos=1)
-def on_subscribe(client, userdata, mid, granted):
-    client.publish(topic, b"ping", qos=1)
-c.on_connect = on_connect
-c.on_subscribe = on_subscribe
-c.on_message = lambda client, userdata, msg: got.set()
-c.connect(broker, 1883, 10)
-c.loop_start()
-connected.wait(5)
-if not rc_box:
-    print("no CONNACK"); sys.exit(0)
-if rc_box[0] != 0:
-    print("CONNACK %s" % rc_box[0]); sys.exit(0)
-print("OK" if got.wait(5) else "timeout")
-c.loop_stop()
-'''
-
-
-def docker_write(container, path, data):
-    """A 0600 file in a container, written from stdin (the data never shows in argv)."""
-    script = "umask 077 && mkdir -p %s && cat > %s" % (shlex.quote(os.path.dirname(path)), shlex.quote(path))
-    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", script], input=data.encode(), check=True)
-
-
 @pytest.fixture(scope="module")
 def mqtt_passwords():
     """Writes each service's password (and a wrong one) to a 0600 file on the
@@ -280,12 +229,6 @@ def mqtt_passwords():
             docker_write(name, "%s/%s" % (PW_DIR, service), secrets[service]["MQTT_PASSWORD"])
         docker_write(name, "%s/wrong" % PW_DIR, "not-the-password-%s" % uuid.uuid4().hex)
     return lambda user: "%s/%s" % (PW_DIR, user)
-
-
-def round_trip(host, broker_address, user, password_file, topic):
-    host.run("cat > /tmp/multihost-rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
-    return host.check_output("/usr/bin/python3 /tmp/multihost-rt.py %s %s %s %s",
-                             broker_address, user, password_file, topic).strip()
 
 
 @pytest.mark.parametrize("name,service", [(APP1, "config_service"), (APP2, "device_manager")])

@@ -1,0 +1,76 @@
+"""Helpers the Molecule scenarios' testinfra tests share (imported by the
+scenarios' tests; molecule/_lib has no molecule.yml, so it is no scenario).
+
+- resolved_catalogue(): the shipped catalogue resolved as the roles see it;
+- docker_write(): a 0600 file in a container, the data on stdin only;
+- round_trip(): a paho-mqtt (Debian's 1.6) publish/subscribe round trip run
+  on a lab host, the password read from a 0600 file on that host.
+"""
+import os
+import shlex
+import subprocess
+import sys
+
+import yaml
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def resolved_catalogue():
+    """The resolved catalogue from the shipped defaults (no inventory overrides)."""
+    collections = os.path.join(PROJECT, ".collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
+    with open(os.path.join(PROJECT, "roles", "catalogue", "defaults", "main.yml")) as handle:
+        d = yaml.safe_load(handle)
+    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
+                       environment=d["catalogue_environment"], phases=d["catalogue_phases"],
+                       broker=d["catalogue_broker"])
+
+
+def docker_write(container, path, data):
+    """A 0600 file in a container, written from stdin (the data never shows in argv)."""
+    script = "umask 077 && mkdir -p %s && cat > %s" % (shlex.quote(os.path.dirname(path)), shlex.quote(path))
+    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", script], input=data.encode(), check=True)
+
+
+# Prints OK, "CONNACK <rc>", "no CONNACK" or "timeout". User "-": anonymous.
+ROUND_TRIP = r'''
+import sys, time, threading
+import paho.mqtt.client as mqtt
+broker, user, password_file, topic = sys.argv[1:5]
+got, connected = threading.Event(), threading.Event()
+rc_box = []
+c = mqtt.Client(client_id="alicia-test-%s" % time.time())
+if user != "-":
+    with open(password_file) as handle:
+        c.username_pw_set(user, handle.read())
+def on_connect(client, userdata, flags, rc):
+    rc_box.append(rc)
+    connected.set()
+    if rc == 0:
+        client.subscribe(topic, qos=1)
+def on_subscribe(client, userdata, mid, granted):
+    client.publish(topic, b"ping", qos=1)
+c.on_connect = on_connect
+c.on_subscribe = on_subscribe
+c.on_message = lambda client, userdata, msg: got.set()
+c.connect(broker, 1883, 10)
+c.loop_start()
+connected.wait(5)
+if not rc_box:
+    print("no CONNACK"); sys.exit(0)
+if rc_box[0] != 0:
+    print("CONNACK %s" % rc_box[0]); sys.exit(0)
+print("OK" if got.wait(5) else "timeout")
+c.loop_stop()
+'''
+
+
+def round_trip(host, broker, user, password_file, topic):
+    """Run ROUND_TRIP on a testinfra host; returns its one-line verdict."""
+    host.run("cat > /tmp/alicia-rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
+    return host.check_output("/usr/bin/python3 /tmp/alicia-rt.py %s %s %s %s",
+                             broker, user, password_file, topic).strip()
