@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lab hosts: Debian 12 containers with systemd as PID 1 (never --privileged)
 # on a user-defined Docker network, reached by inventories/lab through the
-# community.docker.docker connection.
+# community.docker.docker connection (`up` writes inventories/lab/lab-hosts.yml).
 #   scripts/lab.sh up      LAB_HOSTS=1 (default): one host in every group
 #                          LAB_HOSTS=3: a broker host and two application hosts
 #   scripts/lab.sh down    remove the lab containers and network
@@ -13,6 +13,7 @@ IMAGE="${LAB_IMAGE:-alicia-test/debian:bookworm}"
 NETWORK="${LAB_NETWORK:-alicia-lab}"
 SUBNET="${LAB_SUBNET:-172.30.57.0/24}"
 HOSTS="${LAB_HOSTS:-1}"
+INVENTORY="$ROOT/inventories/lab/lab-hosts.yml"
 PHASES="alicia_core,alicia_management,alicia_voice,alicia_devices,alicia_advanced,alicia_observability"
 
 log() { printf '[lab] %s\n' "$*"; }
@@ -67,6 +68,35 @@ up() {
   # Throwaway secrets for the lab (git-ignored, 0600), read by inventories/lab.
   "$ROOT/.venv/bin/python" "$ROOT/scripts/lab-secrets.py" "$ROOT/.lab/secrets.yml"
   install -m 0600 "$ROOT/.lab/secrets.yml" "$ROOT/inventories/lab/group_vars/all/vault.yml"
+  write_inventory
+}
+
+# The running lab hosts as a static inventory (git-ignored), next to the
+# group structure in inventories/lab/hosts.yml: a static file costs nothing
+# to parse, where a dynamic Docker inventory plugin added about 0.7 s to
+# every ansible-playbook start.
+write_inventory() {
+  local file="$INVENTORY" name groups address group
+  {
+    echo "# Written by scripts/lab.sh up (removed by down): the running lab hosts."
+    echo "all:"
+    echo "  hosts:"
+    for name in $(docker ps --filter label=alicia.lab=1 --filter status=running --format '{{.Names}}' | sort); do
+      address=$(docker inspect -f "{{ (index .NetworkSettings.Networks \"$NETWORK\").IPAddress }}" "$name")
+      echo "    $name: {ansible_connection: community.docker.docker, ansible_host: $name, alicia_address: $address}"
+    done
+    echo "  children:"
+    for group in alicia_broker ${PHASES//,/ }; do
+      echo "    $group:"
+      echo "      hosts:"
+      for name in $(docker ps --filter label=alicia.lab=1 --filter status=running --format '{{.Names}}' | sort); do
+        groups=$(docker inspect -f '{{ index .Config.Labels "alicia.groups" }}' "$name")
+        case ",$groups," in *",$group,"*) echo "        $name: {}" ;; esac
+      done
+    done
+  } > "$INVENTORY.tmp"
+  mv "$INVENTORY.tmp" "$INVENTORY"
+  log "inventory: ${INVENTORY#"$ROOT"/}"
 }
 
 down() {
@@ -76,6 +106,7 @@ down() {
   if docker network inspect "$NETWORK" >/dev/null 2>&1; then
     docker network rm "$NETWORK" >/dev/null && log "removed network $NETWORK"
   fi
+  rm -f "$INVENTORY"
 }
 
 case "${1:-}" in
