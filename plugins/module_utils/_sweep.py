@@ -1,0 +1,499 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The health sweep (playbooks/health.yml), as plain functions.
+
+On the target (the ``health_sweep`` module): ``sweep()`` probes a host's
+endpoints once, concurrently, and reads ``version``, ``broker_connected``
+and ``uptime_s`` from each ``/health`` body; the verdict is health.py's
+``judge()``, the same as the ``health_gate`` module's.
+
+On the controller (the ``health_sweep_*`` filters): ``errors()`` checks the
+playbook's options, ``endpoints()`` lists what a host runs (the only place
+that knows how many instances a service has), ``broker_check()`` says how
+to reach the broker, ``rows()`` turns every host's results into one report,
+``table()`` and ``problems()`` print it.
+
+Standard library only; imports only health.py, so the module stays small.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import ssl
+import threading
+import time
+
+from ansible_collections.alicia.platform.plugins.module_utils import health
+
+try:
+    from http.client import HTTPConnection, HTTPSConnection, HTTPException
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    HTTPConnection = HTTPSConnection = HTTPException = urlsplit = None
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+UNREACHABLE = "unreachable"
+STATUSES = (HEALTHY, UNHEALTHY, UNREACHABLE)
+FORMATS = ("table", "json")
+BROKER_PHASE = "broker"
+# mqtt_check failure kinds that mean nothing answered (the rest: it answered, wrongly).
+BROKER_UNREACHABLE = ("connection_refused", "timeout", "connection_error")
+BODY_FIELDS = ("version", "broker_connected", "uptime_s")
+COLUMNS = (
+    ("phase", "phase", "<"),
+    ("service", "service", "<"),
+    ("instance", "instance", "<"),
+    ("host", "host", "<"),
+    ("port", "port", ">"),
+    ("status", "status", "<"),
+    ("latency_ms", "latency_ms", ">"),
+    ("version", "version", "<"),
+    ("broker_connected", "broker_connected", "<"),
+)
+
+
+class SweepError(ValueError):
+    """The sweep's input is unusable; the message says which and why."""
+
+
+# ---------------------------------------------------------------------------
+# On the target: probe once, concurrently
+# ---------------------------------------------------------------------------
+
+def normalize(endpoint):
+    """health.normalize() plus the sweep's ``instance`` and ``port``."""
+    base = health.normalize(endpoint)
+    base["instance"] = endpoint.get("instance") or base["service"]
+    port = endpoint.get("port")
+    if port is None:
+        parts = urlsplit(base["url"])
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    base["port"] = int(port)
+    return base
+
+
+def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
+    """One GET of a normalized endpoint: {status, body, latency, error}.
+
+    ``error`` is set only when no HTTP response came (refused, timeout,
+    reset...), described as health.probe() describes it; never raises for
+    network or HTTP problems.
+    """
+    timeout = endpoint["timeout"] if timeout is None else timeout
+    parts = urlsplit(endpoint["url"])
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    started = time.monotonic()
+    status = body = error = None
+    conn = None
+    try:
+        if parts.scheme == "https":
+            context = ssl.create_default_context(cafile=ca_path)
+            if not validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            conn = HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+        else:
+            conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        conn.request("GET", path, headers={"User-Agent": health.USER_AGENT, "Accept": "application/json",
+                                           "Connection": "close"})
+        response = conn.getresponse()
+        status = response.status
+        body = response.read(health.MAX_BODY)
+    except (OSError, HTTPException) as exc:
+        error = health._describe(exc, timeout)  # pylint: disable=protected-access  # same words as health_gate
+    finally:
+        if conn is not None:
+            conn.close()
+    return {"status": status, "body": body, "latency": time.monotonic() - started, "error": error}
+
+
+def body_fields(body):
+    """``version``, ``broker_connected`` and ``uptime_s`` of a /health JSON body (None when absent)."""
+    found = dict((field, None) for field in BODY_FIELDS)
+    if not body:
+        return found
+    try:
+        document = json.loads(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
+    except ValueError:
+        return found
+    if not isinstance(document, dict):
+        return found
+    version = document.get("version")
+    if version is not None and not isinstance(version, (dict, list)):
+        found["version"] = str(version)
+    if isinstance(document.get("broker_connected"), bool):
+        found["broker_connected"] = document["broker_connected"]
+    uptime = document.get("uptime_s")
+    if isinstance(uptime, (int, float)) and not isinstance(uptime, bool):
+        found["uptime_s"] = uptime
+    return found
+
+
+def check(endpoint, validate_certs=True, ca_path=None):
+    """Probe one normalized endpoint once: the sweep's result for it."""
+    got = fetch(endpoint, validate_certs=validate_certs, ca_path=ca_path)
+    if got["error"] is not None:
+        status, error = UNREACHABLE, got["error"]
+    else:
+        error = health.judge(endpoint, got["status"], got["body"])
+        status = HEALTHY if error is None else UNHEALTHY
+    result = {
+        "service": endpoint["service"],
+        "instance": endpoint["instance"],
+        "host": endpoint["host"],
+        "port": endpoint["port"],
+        "url": endpoint["url"],
+        "status": status,
+        "http_status": got["status"],
+        "latency_ms": round(got["latency"] * 1000.0, 1),
+        "error": error,
+    }
+    result.update(body_fields(got["body"]))
+    return result
+
+
+def sweep(endpoints, max_workers=64, validate_certs=True, ca_path=None):
+    """Probe every endpoint once, concurrently (up to ``max_workers`` at a time).
+
+    Returns {healthy, elapsed, results, unhealthy, msg}: ``results`` in the
+    order of ``endpoints``; ``unhealthy`` the ``service/instance`` names
+    that are not healthy. Raises health.EndpointError for an unusable
+    endpoint definition, never for an unhealthy endpoint.
+    """
+    normalized = [normalize(endpoint) for endpoint in endpoints or []]
+    if int(max_workers) < 1:
+        raise health.EndpointError("max_workers must be at least 1")
+    started = time.monotonic()
+    results = [None] * len(normalized)
+    queue = list(enumerate(normalized))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index, endpoint = queue.pop(0)
+            results[index] = check(endpoint, validate_certs=validate_certs, ca_path=ca_path)
+
+    threads = [threading.Thread(target=worker, name="health-sweep-%d" % i)
+               for i in range(min(int(max_workers), len(normalized)))]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = round(time.monotonic() - started, 4)
+    bad = [r for r in results if r["status"] != HEALTHY]
+    summary = {
+        "healthy": not bad,
+        "elapsed": elapsed,
+        "results": results,
+        "unhealthy": ["%s/%s" % (r["service"], r["instance"]) for r in bad],
+    }
+    if bad:
+        summary["msg"] = "health sweep: %d of %d endpoints not healthy in %.2f s: %s" % (
+            len(bad), len(results), elapsed,
+            "; ".join("%s/%s (%s) %s: %s" % (r["service"], r["instance"], r["url"], r["status"], r["error"])
+                      for r in bad))
+    else:
+        summary["msg"] = "health sweep: all %d endpoints healthy in %.2f s" % (len(results), elapsed)
+    return summary
+
+
+# ---------------------------------------------------------------------------
+# On the controller: what to probe, and the report
+# ---------------------------------------------------------------------------
+
+def _require_catalogue(catalogue):
+    if not isinstance(catalogue, dict):
+        raise SweepError("health sweep: the resolved catalogue must be a mapping, got %s" % type(catalogue).__name__)
+
+
+def _broker_name(catalogue):
+    for name, entry in catalogue.items():
+        if isinstance(entry, dict) and entry.get("kind") == "broker":
+            return name
+    return None
+
+
+def _hosts_of(entry, groups):
+    try:
+        members = groups.get(entry.get("group")) or []
+    except AttributeError:
+        members = []
+    return list(members)
+
+
+def errors(catalogue, service=None, groups=None, health_format="table", check_service=None):
+    """The problems of the sweep's options (empty list when fine).
+
+    ``service`` (optional) must name a catalogue entry with a health check
+    or the broker; with ``groups`` (the inventory's), that entry's group
+    must have hosts. ``health_format`` is ``table`` or ``json``.
+    ``check_service`` (optional, the broker role's ``broker_check_service``)
+    must name a service: its account makes the broker's round trip.
+    """
+    _require_catalogue(catalogue)
+    found = []
+    if health_format not in FORMATS:
+        found.append("health sweep: health_format must be one of %s, got %r" % (", ".join(FORMATS), health_format))
+    try:
+        broker_check(catalogue, check_service=check_service or None)
+    except SweepError as exc:
+        found.append(str(exc))
+    if service in (None, ""):
+        return found
+    if not isinstance(service, str):
+        found.append("health sweep: service must be one service name, got %r" % (service,))
+        return found
+    entry = catalogue.get(service)
+    if not isinstance(entry, dict):
+        known = sorted(name for name, e in catalogue.items() if isinstance(e, dict))
+        found.append("health sweep: unknown service '%s' (known: %s)" % (service, ", ".join(known)))
+        return found
+    if entry.get("kind", "service") != "broker" and not entry.get("health"):
+        found.append("health sweep: service '%s' has no health check (its catalogue field 'health' is null)"
+                     % service)
+    if groups is not None and not _hosts_of(entry, groups):
+        found.append("health sweep: service '%s' runs on no host of this inventory (its group '%s' has no hosts)"
+                     % (service, entry.get("group")))
+    return found
+
+
+def service_instances(entry):
+    """The instances of one service on each host of its group: [{instance, port}].
+
+    The one place that knows how a service's instances are named and on
+    which port each listens: today every service runs one instance, named
+    after the service, on its ``listen_port``. Multi-instance support
+    extends this function; endpoints() and rows() follow.
+    """
+    return [{"instance": entry["name"], "port": entry["listen_port"]}]
+
+
+def endpoints(catalogue, group_names, host, service=None, address="127.0.0.1"):
+    """The endpoints a host runs, in catalogue order, probed at ``address`` (from the host itself).
+
+    One per instance of every entry of kind service with a health check
+    whose ``group`` is in ``group_names``; only ``service`` when given.
+    """
+    _require_catalogue(catalogue)
+    if isinstance(group_names, str) or not isinstance(group_names, (list, tuple, set, frozenset)):
+        raise SweepError("health sweep: group_names must be a list of inventory group names, got %r"
+                         % (group_names,))
+    groups = set(group_names)
+    found = []
+    for name, entry in catalogue.items():
+        if not isinstance(entry, dict) or entry.get("kind", "service") != "service":
+            continue
+        if entry.get("group") not in groups or not entry.get("health") or (service and name != service):
+            continue
+        check_spec = entry["health"]
+        status = check_spec.get("status", health.DEFAULT_STATUS)
+        for instance in service_instances(entry):
+            found.append({
+                "service": name,
+                "instance": instance["instance"],
+                "host": host,
+                "port": instance["port"],
+                "url": "http://%s:%s%s" % (address, instance["port"], check_spec.get("path", "/health")),
+                "expect_status": status if isinstance(status, list) else [status],
+                "json_field": check_spec.get("json_field"),
+                "json_value": check_spec.get("json_value"),
+                "timeout": check_spec.get("timeout", health.DEFAULT_TIMEOUT),
+            })
+    return found
+
+
+def broker_check(catalogue, check_service=None, runtime="systemd", listen_address="0.0.0.0",
+                 docker_host_port=1884):
+    """How the sweep checks the broker on its host, as the broker role's post-start gate does.
+
+    Returns {broker, account, username, host, port, topic}: the round trip
+    logs in as ``check_service``'s MQTT account (default: the first service
+    of the catalogue; its password is catalogue_secrets.<account>.MQTT_PASSWORD)
+    on the plain listener, reached on the host itself.
+    """
+    _require_catalogue(catalogue)
+    broker = _broker_name(catalogue)
+    if broker is None:
+        raise SweepError("health sweep: the catalogue has no broker entry (kind: broker)")
+    services = [name for name, e in catalogue.items() if isinstance(e, dict) and e.get("kind", "service") == "service"]
+    account = check_service or (services[0] if services else None)
+    if account not in services:
+        raise SweepError("health sweep: broker_check_service %r is not a service of the catalogue" % (account,))
+    mqtt = catalogue[account].get("mqtt") or {}
+    if runtime == "docker":
+        host, port = "127.0.0.1", int(docker_host_port)
+    else:
+        host = "127.0.0.1" if listen_address in (None, "", "0.0.0.0", "::") else listen_address
+        port = int(catalogue[broker]["listen_port"])
+    return {
+        "broker": broker,
+        "account": account,
+        "username": mqtt.get("username") or account,
+        "host": host,
+        "port": port,
+        "topic": "alicia/%s/health-sweep" % account,
+    }
+
+
+def _row(phase, phase_index, **fields):
+    row = {"phase": phase, "phase_index": phase_index, "service": None, "instance": None, "host": None,
+           "port": None, "url": None, "status": UNREACHABLE, "http_status": None, "latency_ms": None,
+           "version": None, "broker_connected": None, "uptime_s": None, "error": None}
+    row.update(fields)
+    return row
+
+
+def _failed(result):
+    """Why a host's registered result holds no report (None when it does)."""
+    if not isinstance(result, dict):
+        return "not run on this host"
+    if result.get("unreachable"):
+        return "host unreachable: %s" % " ".join(str(result.get("msg") or "").split())
+    if result.get("skipped"):
+        return "skipped on this host"
+    return None
+
+
+def _service_rows(catalogue, host, expected, result):
+    """One row per expected endpoint of a host, from its health_sweep result."""
+    problem = _failed(result)
+    probed = {}
+    if problem is None:
+        if isinstance(result.get("results"), list):
+            for item in result["results"]:
+                if isinstance(item, dict):
+                    probed[(item.get("service"), item.get("instance"))] = item
+        elif result.get("failed"):
+            problem = "health_sweep failed: %s" % " ".join(str(result.get("msg") or "").split())
+    rows = []
+    for endpoint in expected:
+        entry = catalogue[endpoint["service"]]
+        row = _row(entry.get("phase"), entry.get("phase_index", 0), service=endpoint["service"],
+                   instance=endpoint["instance"], host=host, port=endpoint["port"], url=endpoint["url"])
+        item = probed.get((endpoint["service"], endpoint["instance"]))
+        if item is None:
+            row["error"] = problem or "not probed"
+        else:
+            for key in ("status", "http_status", "latency_ms", "error") + BODY_FIELDS:
+                row[key] = item.get(key)
+            if row["status"] not in STATUSES:
+                row["status"] = UNHEALTHY
+        rows.append(row)
+    return rows
+
+
+def _broker_row(host, spec, result):
+    """The broker's row on a broker host, from its mqtt_check result."""
+    row = _row(BROKER_PHASE, -1, service=spec["broker"], instance=spec["broker"], host=host, port=spec["port"],
+               url="mqtt://%s:%s" % (spec["host"], spec["port"]))
+    problem = _failed(result)
+    if problem is not None:
+        row["error"] = problem
+        return row
+    latency = result.get("latency") if isinstance(result.get("latency"), dict) else {}
+    if result.get("ok"):
+        row["status"] = HEALTHY
+        if isinstance(latency.get("total"), (int, float)):
+            row["latency_ms"] = round(latency["total"] * 1000.0, 1)
+        return row
+    kind = result.get("failure")
+    row["status"] = UNREACHABLE if kind in BROKER_UNREACHABLE else UNHEALTHY
+    message = " ".join(str(result.get("msg") or "").split())
+    if message.startswith("mqtt_check: "):
+        message = message[len("mqtt_check: "):]
+    row["error"] = "%s: %s" % (kind, message) if kind else (message or "MQTT round trip failed")
+    return row
+
+
+def rows(catalogue, hosts, service=None, broker=None):
+    """The sweep's report: one row per (service instance, host) and per broker host.
+
+    ``hosts`` maps each host of the run to {groups, sweep, broker}: its
+    inventory groups, its registered health_sweep result and its registered
+    mqtt_check result (None, skipped, failed or unreachable results give
+    rows with status ``unreachable`` and the reason in ``error``).
+    ``broker`` is broker_check()'s result (how the broker was checked);
+    without it no broker row is made. ``service`` limits the rows to one
+    entry. Sorted by phase (catalogue order, the broker first), service,
+    host and instance.
+    """
+    _require_catalogue(catalogue)
+    if not isinstance(hosts, dict):
+        raise SweepError("health sweep: hosts must map each host to its groups and results, got %r" % (hosts,))
+    found = []
+    for host, data in hosts.items():
+        data = data if isinstance(data, dict) else {}
+        group_names = list(data.get("groups") or [])
+        found.extend(_service_rows(catalogue, host, endpoints(catalogue, group_names, host, service=service),
+                                   data.get("sweep")))
+        if broker and (not service or service == broker["broker"]):
+            entry = catalogue.get(broker["broker"]) or {}
+            if entry.get("group") in group_names:
+                found.append(_broker_row(host, broker, data.get("broker")))
+    found.sort(key=lambda r: (r["phase_index"], r["service"] or "", r["host"] or "", r["instance"] or ""))
+    return found
+
+
+def _cell(row, key):
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if key == "latency_ms":
+        return "%.1f" % value
+    return str(value)
+
+
+def table(report):
+    """The report as text lines: a header, one line per row, then a summary line.
+
+    Columns: phase, service, instance, host, port, status, latency_ms
+    (milliseconds), version, broker_connected; ``-`` where a value is
+    unknown. Columns are separated by two spaces and no cell holds a
+    single space, so a YAML callback never folds a line.
+    """
+    if not isinstance(report, list):
+        raise SweepError("health sweep: the rows must be a list, got %s" % type(report).__name__)
+    cells = [[title for _key, title, _align in COLUMNS]]
+    cells.extend([_cell(row, key) for key, _title, _align in COLUMNS] for row in report)
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = []
+    for line in cells:
+        text = "  ".join(value.ljust(width) if align == "<" else value.rjust(width)
+                         for value, width, (_key, _title, align) in zip(line, widths, COLUMNS))
+        lines.append(text.rstrip())
+    counts = dict((status, sum(1 for row in report if row.get("status") == status)) for status in STATUSES)
+    lines.append("%d checked, %d healthy, %d unhealthy, %d unreachable" % (
+        len(report), counts[HEALTHY], counts[UNHEALTHY], counts[UNREACHABLE]))
+    return lines
+
+
+def problems(report):
+    """One line per row that is not healthy, naming the service, instance, host, port and reason.
+
+    An empty report is a problem too: a sweep that checked nothing proves nothing.
+    """
+    if not isinstance(report, list):
+        raise SweepError("health sweep: the rows must be a list, got %s" % type(report).__name__)
+    if not report:
+        return ["nothing checked: no host of this run runs a service with a health check or the broker"]
+    found = []
+    for row in report:
+        if row.get("status") == HEALTHY:
+            continue
+        instance = "" if row.get("instance") in (None, row.get("service")) else " instance %s" % row["instance"]
+        found.append("%s%s on %s port %s: %s (%s)" % (
+            row.get("service"), instance, row.get("host"), row.get("port"), row.get("status"),
+            row.get("error") or "no reason given"))
+    return found
