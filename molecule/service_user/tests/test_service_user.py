@@ -1,5 +1,6 @@
 """Behaviour of alicia.platform.service_user on a fresh host."""
 
+import json
 import os
 
 import pytest
@@ -50,6 +51,18 @@ def test_password_locked(host):
     assert host.user(USER).password.startswith("!")
     status = host.check_output("passwd -S %s", USER).split()
     assert status[1] == "L"
+
+
+def test_rerun_runs_one_module_for_the_group_and_the_user():
+    # module_count.json holds the last run before verify: the idempotence re-run.
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "module_count.json")) as handle:
+        hosts = json.load(handle)["hosts"]
+    assert hosts, "no host counted"
+    task = "service_user : Service user | system group and user, no login, locked password"
+    for name, counts in hosts.items():
+        # alicia.platform.system_account for both accounts, alicia.platform.files for the layout.
+        assert counts["tasks"].get(task) == 1, (name, counts["tasks"])
+        assert counts["roles"].get("service_user") == 2, (name, counts["roles"])
 
 
 @pytest.mark.parametrize("path", sorted(LAYOUT))
