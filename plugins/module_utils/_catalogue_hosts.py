@@ -2,8 +2,8 @@
 # Copyright: alicia.platform contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The catalogue seen from the hosts: which entries a host runs, the
-packages it needs, the health endpoints per host and one service's full
-environment.
+packages it needs, the health endpoints per host, one service's full
+environment and the Docker network of a host's docker-runtime services.
 
 Private: import the public names from module_utils/catalogue.py.
 """
@@ -12,12 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
     CatalogueError,
     KINDS,
     fmt,
     hosts_of,
     is_list,
+    merge,
     native,
     require_catalogue,
 )
@@ -61,7 +64,11 @@ def host_packages(catalogue, group_names, base=None):
         if not is_list(listed) or not all(isinstance(p, str) for p in listed):
             raise CatalogueError(fmt(entry.get("name"), "packages", "must be a list of Debian package names, got %r"
                                      % (listed,)), service=entry.get("name"), field="packages")
-        packages.update(listed)
+        if is_docker_service(entry):
+            # Runtime docker: the entry's packages go into its image; the host needs the engine.
+            packages.update(DOCKER_PACKAGES)
+        else:
+            packages.update(listed)
     return sorted(packages)
 
 
@@ -166,3 +173,52 @@ def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
                                      "(not allowed in an environment file)" % secret), service=name, field="secrets")
         env[secret] = str(value)
     return env
+
+# ---- runtime docker --------------------------------------------------------
+
+# What a host needs to run docker-runtime services (the Debian engine; the
+# role drives it with the docker CLI only).
+DOCKER_PACKAGES = ("docker.io",)
+
+# The bridge every docker-runtime service joins unless its `docker.network`
+# says otherwise (seed 000's isolated network: docker network create --driver
+# bridge --subnet=172.20.0.0/16 --ip-range=172.20.240.0/20 alicia_network).
+# The gateway (the host's address on the bridge, where containers reach
+# services of the host such as the broker) defaults to the subnet's first address.
+DOCKER_NETWORK = {"name": "alicia_network", "driver": "bridge", "subnet": "172.20.0.0/16",
+                  "ip_range": "172.20.240.0/20", "gateway": None}
+DOCKER_NETWORK_KEYS = tuple(DOCKER_NETWORK)
+
+
+def is_docker_service(entry):
+    """A service entry run by the docker runtime."""
+    return (isinstance(entry, dict) and entry.get("kind", "service") == "service"
+            and entry.get("runtime") == "docker")
+
+
+def _first_address(subnet):
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except (TypeError, ValueError):
+        return None
+    return str(network.network_address + 1) if network.num_addresses > 2 else None
+
+
+def docker_network(entry):
+    """The Docker network of one docker-runtime entry: DOCKER_NETWORK, then its
+    ``docker.network`` keys, the gateway filled in (the subnet's first address)."""
+    own = (entry.get("docker") or {}) if isinstance(entry, dict) else {}
+    network = merge(DOCKER_NETWORK, own.get("network") if isinstance(own, dict) and
+                    isinstance(own.get("network"), dict) else {})
+    if not network.get("gateway") and network.get("subnet"):
+        network["gateway"] = _first_address(network["subnet"])
+    return network
+
+
+def host_docker_network(catalogue, group_names):
+    """The Docker network of the host's docker-runtime services (they share one:
+    preflight checks it), or None when the host runs none."""
+    for entry in host_services(catalogue, group_names, kind="service"):
+        if is_docker_service(entry):
+            return docker_network(entry)
+    return None

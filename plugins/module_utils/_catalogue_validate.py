@@ -11,6 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
+import re
+
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
     CatalogueError,
     DEFAULT_PHASES,
@@ -25,6 +28,11 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     native,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_order import cycle_message, find_cycles
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts import (
+    DOCKER_NETWORK_KEYS,
+    docker_network,
+    is_docker_service,
+)
 from ansible_collections.alicia.platform.plugins.module_utils._network import allow_from_problem
 from ansible_collections.alicia.platform.plugins.module_utils._validation import (
     absolute_path_problem,
@@ -195,6 +203,13 @@ def _check_log(name, entry, errors):
         errors.append(fmt(name, "log.path", problem))
     if log.get("reopen") not in LOG_REOPEN:
         errors.append(fmt(name, "log.reopen", "must be copytruncate or signal, got %r" % (log.get("reopen"),)))
+    # Runtime docker: rotation of the json-file log driver.
+    if log.get("max_size") is not None:
+        problem = size_problem(log["max_size"])
+        if problem:
+            errors.append(fmt(name, "log.max_size", problem))
+    if log.get("max_file") is not None and (not is_int(log["max_file"]) or log["max_file"] < 1):
+        errors.append(fmt(name, "log.max_file", "must be a whole number of files >= 1, got %r" % (log["max_file"],)))
 
 
 def _check_packages(name, entry, errors):
@@ -273,7 +288,7 @@ def _check_systemd(name, entry, errors):
 
 # What the service role deploys today; anything else fails preflight rather
 # than being deployed differently from what the catalogue says.
-SERVICE_RUNTIMES = ("systemd",)
+SERVICE_RUNTIMES = ("systemd", "docker")
 ARTIFACT_TYPES = ("reference", "command")
 
 
@@ -293,11 +308,129 @@ def _check_artifact(name, entry, runtimes, errors):
     kind = artifact.get("type")
     if kind not in ARTIFACT_TYPES:
         errors.append(fmt(name, "artifact.type", "%r is not supported (supported: %s)" % (kind, ", ".join(ARTIFACT_TYPES))))
+    elif kind == "command" and runtime == "docker":
+        errors.append(fmt(name, "artifact.type", "'command' (an executable already on the host) runs with runtime "
+                          "systemd only: runtime docker builds an image of the artifact (use type reference)"))
     elif kind == "command":
         command = artifact.get("command")
         if not isinstance(command, str) or not command.startswith("/") or has_line_break(command):
             errors.append(fmt(name, "artifact.command", "must be an absolute path and its arguments on one line, got %r"
                               % (command,)))
+
+
+# ---- runtime docker ------------------------------------------------------------
+
+DOCKER_KEYS = ("network", "restart_policy")
+DOCKER_RESTART_POLICIES = ("unless-stopped", "on-failure")
+# Docker's own rules for network and driver names.
+_DOCKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_DOCKER_DRIVER = re.compile(r"[a-z0-9][a-z0-9_./:-]*\Z")
+
+
+def _ipv4_network(value):
+    """An IPv4 network in CIDR form without host bits (Docker's subnets), or None."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return None
+    return network if network.version == 4 else None
+
+
+def _check_docker_network(name, network, errors):
+    field = "docker.network"
+    if not isinstance(network, dict):
+        errors.append(fmt(name, field, "must be a mapping of %s, got %s"
+                          % (", ".join(DOCKER_NETWORK_KEYS), type(network).__name__)))
+        return
+    unknown = sorted(str(key) for key in network if key not in DOCKER_NETWORK_KEYS)
+    if unknown:
+        errors.append(fmt(name, field, "unknown key(s) %s (known: %s)"
+                          % (", ".join(unknown), ", ".join(DOCKER_NETWORK_KEYS))))
+    if "name" in network and (not isinstance(network["name"], str) or not _DOCKER_NAME.match(network["name"])):
+        errors.append(fmt(name, field + ".name", "must be a Docker network name (letters, digits, _ . -), got %r"
+                          % (network["name"],)))
+    if "driver" in network and (not isinstance(network["driver"], str)
+                                or not _DOCKER_DRIVER.match(network["driver"])):
+        errors.append(fmt(name, field + ".driver", "must be a Docker network driver name (bridge), got %r"
+                          % (network["driver"],)))
+    resolved = docker_network({"docker": {"network": network}})
+    subnet = _ipv4_network(resolved.get("subnet"))
+    if subnet is None:
+        errors.append(fmt(name, field + ".subnet", "must be an IPv4 network in CIDR form without host bits "
+                          "(172.20.0.0/16), got %r" % (resolved.get("subnet"),)))
+    elif subnet.prefixlen > 30:
+        errors.append(fmt(name, field + ".subnet", "%s is too small for a gateway and containers (at most /30)"
+                          % subnet))
+    ip_range = resolved.get("ip_range")
+    if ip_range is not None:
+        ranged = _ipv4_network(ip_range)
+        if ranged is None:
+            errors.append(fmt(name, field + ".ip_range", "must be null or an IPv4 network in CIDR form without host "
+                              "bits (172.20.240.0/20), got %r" % (ip_range,)))
+        elif subnet is not None and not ranged.subnet_of(subnet):
+            errors.append(fmt(name, field + ".ip_range", "%s is not inside the subnet %s" % (ranged, subnet)))
+    gateway = resolved.get("gateway")
+    if gateway is not None:
+        try:
+            address = ipaddress.ip_address(gateway) if isinstance(gateway, str) else None
+        except ValueError:
+            address = None
+        if address is None or address.version != 4:
+            errors.append(fmt(name, field + ".gateway", "must be null or an IPv4 address, got %r" % (gateway,)))
+        elif subnet is not None and (address not in subnet or address in (subnet.network_address,
+                                                                          subnet.broadcast_address)):
+            errors.append(fmt(name, field + ".gateway", "%s is not a host address of the subnet %s"
+                              % (address, subnet)))
+
+
+def _check_docker(name, entry, errors):
+    """`docker`: the settings of the docker runtime (checked whenever given)."""
+    if entry.get("docker") is None:
+        return
+    docker = entry["docker"]
+    if not isinstance(docker, dict):
+        errors.append(fmt(name, "docker", "must be a mapping {network, restart_policy}, got %s"
+                          % type(docker).__name__))
+        return
+    unknown = sorted(str(key) for key in docker if key not in DOCKER_KEYS)
+    if unknown:
+        errors.append(fmt(name, "docker", "unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(DOCKER_KEYS))))
+    if docker.get("network") is not None:
+        _check_docker_network(name, docker["network"], errors)
+    policy = docker.get("restart_policy")
+    if policy is not None and policy not in DOCKER_RESTART_POLICIES:
+        errors.append(fmt(name, "docker.restart_policy", "must be one of %s, got %r"
+                          % (", ".join(DOCKER_RESTART_POLICIES), policy)))
+
+
+def _docker_network_clashes(catalogue, groups):
+    """The docker-runtime services of one host share one network: the first one's
+    definition is the host's, any other is reported on the service that differs.
+    Without ``groups`` every entry shares one host."""
+    found = []
+    first = {}
+    for name, entry in catalogue.items():
+        if not is_docker_service(entry) or not isinstance(entry.get("docker") or {}, dict):
+            continue
+        if not isinstance((entry.get("docker") or {}).get("network") or {}, dict):
+            continue
+        network = docker_network(entry)
+        for host in (hosts_of(entry, groups) if groups is not None else [None]):
+            if host not in first:
+                first[host] = (name, network)
+            elif first[host][1] != network:
+                other, theirs = first[host]
+                where = "on host '%s'" % host if host is not None else "(services without an inventory share one host)"
+                changed = ", ".join("%s %s instead of %s" % (key, network.get(key), theirs.get(key))
+                                    for key in DOCKER_NETWORK_KEYS if network.get(key) != theirs.get(key))
+                found.append(fmt(name, "docker.network", "differs from service '%s' %s (%s): the docker services "
+                                 "of one host share one network" % (other, where, changed)))
+                break
+    return found
+
+
 
 
 def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups):
@@ -326,6 +459,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
     if not is_int(instances) or instances < 1:
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
     _check_systemd(name, entry, found)
+    _check_docker(name, entry, found)
     _check_artifact(name, entry, runtimes, found)
     group = entry.get("group")
     if not isinstance(group, str) or not group:
@@ -376,6 +510,7 @@ def errors(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes
         found.append(cycle_message(cycle))
 
     found.extend(_port_clashes(catalogue, groups))
+    found.extend(_docker_network_clashes(catalogue, groups))
     found.extend(_username_clashes(catalogue))
     # Group the messages by service, in catalogue order (stable).
     position = dict((name, i) for i, name in enumerate(catalogue))

@@ -438,7 +438,8 @@ def test_shipped_services_use_the_reference_artifact_under_systemd(shipped):
 
 
 @pytest.mark.parametrize("override,message", [
-    ({"runtime": "docker"}, "field 'runtime': runtime 'docker' is not supported for services yet (supported: systemd)"),
+    ({"runtime": "docker", "artifact": {"type": "command", "command": "/usr/bin/stt"}},
+     "field 'artifact.type': 'command' (an executable already on the host) runs with runtime systemd only"),
     ({"artifact": {"type": "python_app"}}, "field 'artifact.type': 'python_app' is not supported"),
     ({"artifact": {"type": "command"}}, "field 'artifact.command': must be an absolute path"),
     ({"artifact": {"type": "command", "command": "stt --serve"}}, "field 'artifact.command': must be an absolute path"),

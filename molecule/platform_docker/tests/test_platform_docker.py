@@ -1,0 +1,340 @@
+"""The whole platform with every service on the docker runtime: site.yml on one
+lab host whose own Docker engine runs the 22 containers, the broker on the
+host (systemd), an outsider container on the same network.
+
+Checked by behaviour: what `docker inspect` says of each container (user,
+limits, restart policy, health check, logs), /health JSON on the published
+ports, the services' own broker connection from inside their containers,
+Docker's HEALTHCHECK, a crashed container restarted by its policy, the
+firewall of the published ports seen from the outsider, the re-run budget,
+and a service switched to systemd and back.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import testinfra
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import resolved_catalogue  # noqa: E402
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
+HOST, OUTSIDER = "alicia-docker-host", "alicia-docker-outsider"
+SUBNET = "10.213."
+
+CATALOGUE = resolved_catalogue()
+SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
+
+
+def get_host(name):
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
+
+
+@pytest.fixture(scope="module")
+def host():
+    return get_host(HOST)
+
+
+@pytest.fixture(scope="module")
+def outsider():
+    return get_host(OUTSIDER)
+
+
+def ipv4(node):
+    addresses = [a for a in node.interface("eth0").addresses if ":" not in a]
+    assert addresses, "no IPv4 address on eth0"
+    return addresses[0]
+
+
+def inspect(node, names):
+    """name -> docker inspect document, one call for all."""
+    out = node.check_output("docker inspect" + " %s" * len(names), *names)
+    return dict((doc["Name"].lstrip("/"), doc) for doc in json.loads(out))
+
+
+def container(service):
+    return "alicia_%s" % service
+
+
+# ---- re-run budget (first: later tests run the playbook again) ---------------------
+
+def module_counts():
+    """What alicia.platform.module_count wrote for the last playbook run before
+    verify: Molecule's idempotence re-run."""
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "module_count.json")) as handle:
+        return json.load(handle)
+
+
+def test_rerun_stays_within_the_module_execution_budget():
+    counts = module_counts()["hosts"][HOST]
+    roles = ", ".join("%s %d" % item for item in sorted(counts["roles"].items(), key=lambda i: -i[1]))
+    # Preflight, baseline and broker: 16; each phase at most 3 whatever its services.
+    assert counts["total"] <= 16 + 6 * 3, "%d module executions on a re-run: %s" % (counts["total"], roles)
+    # In fact: the platform plan reads every phase in three executions (files,
+    # units, containers) and no phase has anything to do.
+    assert counts["total"] <= 16 + 3, "%d module executions on a re-run: %s" % (counts["total"], roles)
+    service = sorted(task for task in counts["tasks"] if task.startswith("service : "))
+    assert service == [
+        "service : Service | plan | containers of this host that would change (check mode)",
+        "service : Service | plan | files of every service of this host that differ (check mode)",
+        "service : Service | plan | units of this host not enabled or not running (check mode)",
+    ], service
+
+
+def test_nothing_runs_on_the_outsider():
+    assert module_counts()["hosts"].get(OUTSIDER, {"total": 0})["total"] == 0
+
+
+# ---- the containers --------------------------------------------------------------------
+
+def test_all_22_services_run_as_containers_and_no_unit(host):
+    assert len(SERVICES) == 22
+    docs = inspect(host, [container(s) for s in SERVICES])
+    assert sorted(docs) == sorted(container(s) for s in SERVICES)
+    assert all(d["State"]["Status"] == "running" for d in docs.values()), \
+        dict((n, d["State"]["Status"]) for n, d in docs.items())
+    units = host.run("systemctl list-units --all --plain --no-legend 'alicia-*.service'").stdout
+    assert units.strip() == "", units
+    assert host.service("docker").is_running and host.service("docker").is_enabled
+    assert host.service("mosquitto").is_running
+
+
+def test_containers_run_as_the_service_user_with_the_catalogue_limits(host):
+    alicia = host.user("alicia")
+    docs = inspect(host, [container(s) for s in SERVICES])
+    for service in SERVICES:
+        doc, entry = docs[container(service)], CATALOGUE[service]
+        config, hc = doc["Config"], doc["HostConfig"]
+        assert config["User"] == "%d:%d" % (alicia.uid, alicia.gid) and alicia.uid != 0, service
+        resources = entry["resources"]
+        assert hc["Memory"] == size(resources["memory_limit"]), service
+        assert hc["MemoryReservation"] == size(resources["memory_reservation"]), service
+        assert hc["NanoCpus"] == int(resources["cpu_limit"] * 1e9), service
+        assert hc["CpuShares"] == int(round(resources["cpu_reservation"] * 1024)), service
+        assert hc["RestartPolicy"]["Name"] == "unless-stopped", service
+        assert hc["ReadonlyRootfs"] is True and hc["CapDrop"] == ["ALL"], service
+        assert hc["SecurityOpt"] == ["no-new-privileges"], service
+        assert hc["PortBindings"] == {"%d/tcp" % entry["listen_port"]: [{"HostIp": "", "HostPort": str(entry["port"])}]}
+        assert list(doc["NetworkSettings"]["Networks"]) == ["alicia_network"], service
+        assert doc["NetworkSettings"]["Networks"]["alicia_network"]["IPAddress"].startswith(SUBNET), service
+    # The process inside really runs as that user (ps on the host).
+    pid = docs[container("stt_service")]["State"]["Pid"]
+    assert host.check_output("ps -o uid= -p %d" % pid).strip() == str(alicia.uid)
+
+
+def size(text):
+    return int(text[:-1]) * {"k": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[text[-1]]
+
+
+def test_one_image_built_from_the_artifact_and_tagged_by_content(host):
+    docs = inspect(host, [container(s) for s in SERVICES])
+    images = set(d["Config"]["Image"] for d in docs.values())
+    assert len(images) == 1, images
+    [image] = images
+    assert re.match(r"^alicia/reference:[0-9a-f]{12}$", image), image
+    ls = host.check_output("docker image ls --format '{{.Repository}}:{{.Tag}}' alicia/reference").split()
+    assert ls == [image], "old images are pruned: %s" % ls
+
+
+def test_json_file_logs_rotate_at_the_catalogue_size(host):
+    docs = inspect(host, [container(s) for s in SERVICES])
+    for service in SERVICES:
+        log = docs[container(service)]["HostConfig"]["LogConfig"]
+        assert log == {"Type": "json-file", "Config": {"max-file": "5", "max-size": str(50 * 1024 ** 2)}}, service
+    lines = host.check_output("docker logs %s 2>&1", container("voice_router"))
+    assert "HTTP listening on 0.0.0.0:8004" in lines
+
+
+def test_environment_files_hold_secrets_with_tight_modes_and_never_on_a_command_line(host):
+    with open(SECRETS) as handle:
+        secrets = yaml.safe_load(handle)["catalogue_secrets"]
+    ps = host.check_output("ps -eo args")
+    for service in SERVICES:
+        env = host.file("/etc/alicia/%s.env" % service)
+        assert (env.user, env.group, env.mode) == ("root", "alicia", 0o640), service
+        assert "SERVICE_NAME=%s\n" % service in env.content_string
+        assert secrets[service]["MQTT_PASSWORD"] not in ps, service
+
+
+# /health of every given port on 127.0.0.1, in one execution on the host.
+HEALTH = r"""
+import json, sys, urllib.request
+out = {}
+for port in sys.argv[1:]:
+    try:
+        out[port] = json.loads(urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5).read().decode())
+    except Exception as exc:
+        out[port] = {"error": str(exc)}
+print(json.dumps(out))
+"""
+
+
+def health(node, services):
+    ports = [str(CATALOGUE[s]["port"]) for s in services]
+    out = json.loads(node.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
+    return dict((s, out[p]) for s, p in zip(services, ports))
+
+
+def test_every_service_answers_healthy_and_connected_to_the_broker_on_its_published_port(host):
+    # broker_connected: each service's own MQTT session, from inside its
+    # container to the broker on the host (the bridge gateway, through the firewall).
+    for service, body in health(host, SERVICES).items():
+        assert (body.get("status"), body.get("service"), body.get("broker_connected")) == (
+            "healthy", service, True), (service, body)
+
+
+def test_the_containers_reach_the_broker_on_the_bridge_gateway(host):
+    env = host.check_output("grep -E '^MQTT_(BROKER|PORT)=' /etc/alicia/config_service.env").split()
+    assert sorted(env) == ["MQTT_BROKER=%s0.1" % SUBNET, "MQTT_PORT=1883"]
+    sessions = host.check_output("ss -Htn state established dport = :1883 or sport = :1883").splitlines()
+    from_containers = [line for line in sessions if re.search(r"\s%s\d+\.\d+:\d+\s*$" % re.escape(SUBNET), line)]
+    assert len(from_containers) >= len(SERVICES), sessions
+
+
+def wait_until(predicate, timeout, step=1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def test_dockers_health_check_reads_the_json_status(host):
+    names = [container(s) for s in SERVICES]
+
+    def statuses():
+        return dict((n, (d["State"].get("Health") or {}).get("Status")) for n, d in inspect(host, names).items())
+    assert wait_until(lambda: set(statuses().values()) == {"healthy"}, 40), statuses()
+    test = inspect(host, [container("ha_bridge")])[container("ha_bridge")]["Config"]["Healthcheck"]["Test"]
+    assert test[0] == "CMD-SHELL" and "/health 200 status healthy" in test[1], test
+
+
+def test_a_crashed_container_is_restarted_by_its_policy(host):
+    name = container("event_scheduler")
+    before = inspect(host, [name])[name]["State"]
+    # What a crash looks like to Docker: the main process dies (kill -9 from
+    # the host). (`docker kill` is an operator's stop: Docker does not restart
+    # it, the next run of the role starts it again; see the last test.)
+    host.check_output("kill -9 %d" % before["Pid"])
+
+    def restarted():
+        state = inspect(host, [name])[name]
+        return state["RestartCount"] > 0 and state["State"]["Running"] and state["State"]["Pid"] != before["Pid"]
+    assert wait_until(restarted, 30), inspect(host, [name])[name]["State"]
+    assert wait_until(lambda: health(host, ["event_scheduler"])["event_scheduler"].get("broker_connected") is True, 30)
+
+
+# ---- firewall of the published ports -------------------------------------------------
+
+PROBE = r"""
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+
+def probe(target):
+    address, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect((address, int(port)))
+        return "open"
+    except socket.timeout:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    finally:
+        s.close()
+
+with ThreadPoolExecutor(len(sys.argv) - 1) as pool:
+    print(json.dumps(dict(zip(sys.argv[1:], pool.map(probe, sys.argv[1:])))))
+"""
+
+
+def probe(node, targets):
+    targets = list(targets)
+    return json.loads(node.check_output("/usr/bin/python3 -c %s" + " %s" * len(targets), PROBE, *targets))
+
+
+def test_published_ports_are_dropped_for_the_outsider_unless_allow_from_names_it(host, outsider):
+    address = ipv4(host)
+    allowed = "%s:%d" % (address, CATALOGUE["device_registry"]["port"])   # allow_from: [the outsider's /32]
+    dropped = ["%s:%d" % (address, CATALOGUE[s]["port"]) for s in SERVICES if s != "device_registry"]
+    states = probe(outsider, [allowed] + dropped)
+    assert states[allowed] == "open", states
+    assert dict((t, states[t]) for t in dropped) == dict.fromkeys(dropped, "timeout")
+    # The broker (systemd, input chain) is closed to it too.
+    assert probe(outsider, ["%s:1883" % address]) == {"%s:1883" % address: "timeout"}
+
+
+def test_the_rules_sit_before_dockers_dnat(host):
+    table = host.check_output("nft list table inet alicia_filter")
+    assert "hook prerouting priority dstnat - 10" in table
+    assert re.search(r"tcp dport 8010 .*ip saddr != @svc_device_registry_v4 drop", table), table
+    assert re.search(r"tcp dport 8001 .*ip saddr != @platform_v4 drop", table), table
+    assert re.search(r"tcp dport 1883 ip saddr @docker_v4 accept", table), table
+    # Docker's own DNAT of the published ports (iptables-nft, priority dstnat).
+    nat = host.check_output("iptables-save -t nat")
+    assert "--dport 8010 -j DNAT" in nat
+
+
+def test_the_platform_address_reaches_every_published_port(host):
+    address = ipv4(host)
+    targets = ["%s:%d" % (address, CATALOGUE[s]["port"]) for s in SERVICES]
+    states = probe(host, targets)
+    assert set(states.values()) == {"open"}, states
+
+
+# ---- runtime switch and a container stopped by hand (changes the platform; runs last) ----
+
+def converge(*args, extra_vars=None):
+    """converge.yml again: (rc, output). Its module counts go to a file of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, CONVERGE]
+        cmd += list(args)
+        if extra_vars:
+            path = os.path.join(tmp, "extra.json")
+            with open(path, "w") as handle:
+                json.dump(extra_vars, handle)
+            cmd += ["-e", "@" + path]
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              env=env, timeout=900, check=False)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+
+
+def test_a_service_switched_to_systemd_and_back(host):
+    """metrics_collector moves to the systemd runtime (its container removed,
+    its unit started on the same port) and back; a container stopped by hand
+    (docker kill) is started again by the same run."""
+    host.check_output("docker kill %s", container("event_scheduler"))
+    assert inspect(host, [container("event_scheduler")])[container("event_scheduler")]["State"]["Status"] == "exited"
+
+    # The set_fact of converge.yml's first play outranks inventory variables,
+    # so the switch goes through extra vars merged over the same overrides.
+    overrides = {"metrics_collector": {"runtime": "systemd"}}
+    rc, out = converge("--tags", "observability", extra_vars={"_platform_docker_extra": overrides})
+    assert rc == 0, out[-4000:]
+    assert host.run("docker inspect %s", container("metrics_collector")).rc != 0, "its container is removed"
+    assert host.service("alicia-metrics_collector").is_running
+    assert health(host, ["metrics_collector"])["metrics_collector"].get("status") == "healthy"
+    state = inspect(host, [container("event_scheduler")])[container("event_scheduler")]["State"]
+    assert state["Status"] == "running", state
+
+    rc, out = converge("--tags", "observability")
+    assert rc == 0, out[-4000:]
+    assert not host.service("alicia-metrics_collector").is_running
+    assert not host.file("/etc/systemd/system/alicia-metrics_collector.service").exists
+    doc = inspect(host, [container("metrics_collector")])[container("metrics_collector")]
+    assert doc["State"]["Status"] == "running"
+    assert wait_until(lambda: health(host, ["metrics_collector"])["metrics_collector"].get("status") == "healthy", 30)
