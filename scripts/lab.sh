@@ -78,6 +78,7 @@ up() {
 write_inventory() {
   local file="$INVENTORY" name groups address group
   {
+    echo "---"
     echo "# Written by scripts/lab.sh up (removed by down): the running lab hosts."
     echo "all:"
     echo "  hosts:"

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.alicia.platform.plugins.module_utils import catalogue as _catalogue
+from ansible_collections.alicia.platform.plugins.module_utils._operations import target_errors
 from ansible_collections.alicia.platform.plugins.module_utils.catalogue import (
     CatalogueError,
     DEFAULT_PHASES,
@@ -73,6 +74,11 @@ def catalogue_graph(catalogue, fmt="mermaid", broker_edges=False, title="Alicia 
 
 
 class FilterModule(object):
+def catalogue_target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False):
+    return _wrap(target_errors, catalogue, groups, service=service, host=host, operation=operation,
+                 require_service=require_service)
+
+
     """Service catalogue filters."""
 
     def filters(self):
@@ -87,4 +93,5 @@ class FilterModule(object):
             "catalogue_graph": catalogue_graph,
             "catalogue_host_services": catalogue_host_services,
             "catalogue_host_packages": catalogue_host_packages,
+            "catalogue_target_errors": catalogue_target_errors,
         }
