@@ -11,6 +11,8 @@ decrypted); every entry's content goes to the module base64-encoded in a
 single _execute_module call. Content is never displayed or logged here.
 Every entry is checked here first (check_args: sources, validate, mode,
 a link's target), so a bad entry fails naming it before the module runs.
+A state tree entry is expanded here into plain directory and file entries
+(walk_tree, tree_entries): the module never sees a tree.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,7 +45,15 @@ except ImportError:  # ansible-core < 2.19: every template is trusted
     def trust_as_template(value):
         return value
 
-from ansible_collections.alicia.platform.plugins.module_utils._files import argument_spec, check_args, label
+from ansible_collections.alicia.platform.plugins.module_utils._files import (
+    TreeError,
+    argument_spec,
+    check_args,
+    expanded_duplicates,
+    label,
+    tree_entries,
+    walk_tree,
+)
 
 MODULE = "alicia.platform.files"
 
@@ -60,7 +70,7 @@ TEMPLATE_OVERRIDES = dict(
     newline_sequence="\n",
 )
 
-CONTROLLER_ONLY = ("template", "src", "vars", "content")
+CONTROLLER_ONLY = ("template", "src", "vars", "content", "directory_mode", "exclude")
 
 
 def json_content(args):
@@ -102,8 +112,18 @@ class ActionModule(ActionBase):
             if errors:
                 raise AnsibleActionFail("files: %s" % "; ".join(errors))
 
-            module_args = dict(files=[self._entry(index, entry, task_vars)
-                                      for index, entry in enumerate(params["files"])])
+            expanded = []  # (index, task entry, module entry): trees become one entry per directory and file
+            for index, entry in enumerate(params["files"]):
+                if entry.get("state") == "tree":
+                    sent = self._tree(index, entry, params.get("defaults"))
+                else:
+                    sent = [self._entry(index, entry, task_vars)]
+                expanded.extend((index, entry, item) for item in sent)
+            errors = expanded_duplicates(expanded)
+            if errors:
+                raise AnsibleActionFail("files: %s" % "; ".join(errors))
+
+            module_args = dict(files=[item for _index, _entry, item in expanded])
             if params.get("defaults"):
                 module_args["defaults"] = without_none(params["defaults"])
             if params.get("prune"):
@@ -140,13 +160,35 @@ class ActionModule(ActionBase):
         """The bytes of a file from the role's files/ (or the usual copy search path), vault decrypted."""
         source = self._find(name, "files", src)
         if os.path.isdir(source):
-            raise AnsibleActionFail("%s: src %s is a directory; only files are supported" % (name, src))
+            raise AnsibleActionFail("%s: src %s is a directory; use state: tree to copy a directory" % (name, src))
+        return self._read_file(source)
+
+    def _read_file(self, source):
+        """The bytes of a controller file, vault decrypted."""
         real = self._loader.get_real_file(source, decrypt=True)
         try:
             with open(to_bytes(real, errors="surrogate_or_strict"), "rb") as handle:
                 return handle.read()
         finally:
             self._loader.cleanup_tmp_file(real)
+
+    def _tree(self, index, entry, defaults):
+        """A state tree entry as the module's entries: its directory, then each directory and file below src."""
+        name = label(index, entry)
+        source = self._find(name, "files", entry["src"])
+        if not os.path.isdir(source):
+            raise AnsibleActionFail("%s: state tree needs src to be a directory; %s is not" % (name, entry["src"]))
+        try:
+            items = walk_tree(source, entry.get("exclude"))
+        except TreeError as exc:
+            raise AnsibleActionFail("%s: src %s: %s" % (name, entry["src"], exc))
+        sent = []
+        for item in tree_entries(entry, items, defaults):
+            path = item.pop("source", None)
+            if path is not None:
+                item["content_b64"] = to_text(base64.b64encode(self._read_file(path)))
+            sent.append(item)
+        return sent
 
     def _render(self, name, entry, task_vars):
         """A template rendered as ansible.builtin.template renders it, as UTF-8 bytes."""

@@ -31,12 +31,15 @@ import shutil
 import stat
 import tempfile
 
-STATES = ("file", "directory", "absent", "touch", "link")
+STATES = ("file", "directory", "absent", "touch", "link", "tree")
 SOURCES = ("template", "content", "content_b64", "src")
 RENDERED_SOURCES = ("content", "content_b64")
 DIFF_LIMIT = 256 * 1024
 TEMP_PREFIX = ".alicia-files-"
 OUTPUT_LIMIT = 2000
+# never copied from a tree source (base names, fnmatch)
+TREE_SKIPPED = ("__pycache__", "*.pyc", "*.pyo", ".git")
+TREE_FILE_MODE = 0o644
 
 ENTRY_OPTIONS = dict(
     path=dict(type="str", required=True),
@@ -54,6 +57,8 @@ ENTRY_OPTIONS = dict(
     force=dict(type="bool", default=False),
     secret=dict(type="bool", default=False, no_log=False),
     key=dict(type="str", no_log=False),
+    directory_mode=dict(type="raw"),
+    exclude=dict(type="list", elements="str"),
 )
 
 DEFAULTS_OPTIONS = dict(
@@ -67,6 +72,8 @@ PRUNE_OPTIONS = dict(
     path=dict(type="str", required=True),
     patterns=dict(type="list", elements="str", required=True),
     key=dict(type="str", no_log=False),
+    directories=dict(type="bool", default=False),
+    keep=dict(type="int", no_log=False),
 )
 
 
@@ -167,15 +174,21 @@ def check_args(files, prune=None, defaults=None, sources=SOURCES):
             continue
         given = [s for s in SOURCES if _given(entry, s)]
         unsupported = [s for s in given if s not in sources]
-        if unsupported:
+        if state == "tree":
+            errors.extend(_tree_problems(name, entry, given, sources))
+        elif unsupported:
             errors.append("%s: %s is rendered by the alicia.platform.files action plugin; without it pass content "
                           "or content_b64" % (name, "/".join(unsupported)))
         if len(given) > 1:
             errors.append("%s: at most one of %s, got %s" % (name, "/".join(SOURCES), ", ".join(given)))
         if state == "file" and not given:
             errors.append("%s: state file needs one of %s" % (name, "/".join(sources)))
-        if state != "file" and given:
+        if state not in ("file", "tree") and given:
             errors.append("%s: state %s takes no %s" % (name, state, "/".join(given)))
+        if state != "tree":
+            for option in ("directory_mode", "exclude"):
+                if _given(entry, option):
+                    errors.append("%s: %s only applies to state tree" % (name, option))
         if _given(entry, "vars") and not _given(entry, "template"):
             errors.append("%s: vars only applies to a template" % name)
         if _given(entry, "validate"):
@@ -214,7 +227,33 @@ def check_args(files, prune=None, defaults=None, sources=SOURCES):
             errors.append("prune[%d]: refusing to prune /" % index)
         if not isinstance(spec, dict) or not spec.get("patterns"):
             errors.append("prune[%d] (%s): patterns must be a non-empty list" % (index, path))
+            continue
+        keep = spec.get("keep")
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            errors.append("prune[%d] (%s): keep must be a whole number, 0 or more, got %r" % (index, path, keep))
     return errors
+
+
+def _tree_problems(name, entry, given, sources):
+    """What is wrong with a state tree entry (its source and options); validate, target and force by check_args."""
+    problems = []
+    if "src" not in sources:
+        problems.append("%s: state tree is expanded by the alicia.platform.files action plugin; without it pass "
+                        "one entry per file and directory" % name)
+        return problems
+    if "src" not in given:
+        problems.append("%s: state tree needs src (a directory on the controller)" % name)
+    others = [s for s in given if s != "src"]
+    if others and "src" not in given:
+        problems.append("%s: state tree takes its content from src only, not %s" % (name, "/".join(others)))
+    try:
+        parse_mode(entry.get("directory_mode"), "directory_mode")
+    except ValueError as exc:
+        problems.append("%s: %s" % (name, exc))
+    exclude = entry.get("exclude")
+    if exclude is not None and (not isinstance(exclude, list) or not all(isinstance(p, str) and p for p in exclude)):
+        problems.append("%s: exclude must be a list of non-empty patterns" % name)
+    return problems
 
 
 def _link_problems(name, entry, norm):
@@ -278,9 +317,131 @@ def prepare(files, defaults=None, prune=None):
             secret=bool(entry.get("secret")),
             key=entry.get("key"),
         ))
-    prunes = [dict(path=os.path.normpath(spec["path"]), patterns=list(spec["patterns"]), key=spec.get("key"))
+    prunes = [dict(path=os.path.normpath(spec["path"]), patterns=list(spec["patterns"]), key=spec.get("key"),
+                   directories=bool(spec.get("directories")), keep=spec.get("keep"))
               for spec in (prune or [])]
     return entries, prunes
+
+
+# ---------------------------------------------------------------------------
+# Trees (state tree, expanded on the controller by the action plugin)
+# ---------------------------------------------------------------------------
+
+class TreeError(Exception):
+    """A tree source that cannot be copied (a link to a directory, a special file, ...)."""
+
+
+def _skipped(name, exclude):
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in TREE_SKIPPED + tuple(exclude or ()))
+
+
+def walk_tree(root, exclude=None):
+    """[(relative path, kind, source path, executable)] below ``root``, parents before their content, sorted.
+
+    ``kind`` is directory or file. Names matching TREE_SKIPPED or
+    ``exclude`` (base names, fnmatch) are left out with everything below
+    them. A symbolic link to a file counts as that file (its content is
+    copied); a link to a directory, a dangling link or a special file raises
+    TreeError.
+    """
+    found = []
+
+    def walk(directory, relative):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            raise TreeError("cannot list %s: %s" % (directory, exc.strerror or exc))
+        for name in names:
+            if _skipped(name, exclude):
+                continue
+            source = os.path.join(directory, name)
+            rel = os.path.join(relative, name) if relative else name
+            st = os.lstat(source)
+            if stat.S_ISLNK(st.st_mode):
+                try:
+                    st = os.stat(source)
+                except OSError:
+                    raise TreeError("%s is a dangling symbolic link" % source)
+                if not stat.S_ISREG(st.st_mode):
+                    raise TreeError("%s is a symbolic link to a directory or special file; only links to files "
+                                    "are followed" % source)
+            if stat.S_ISDIR(st.st_mode):
+                found.append((rel, "directory", source, False))
+                walk(source, rel)
+            elif stat.S_ISREG(st.st_mode):
+                found.append((rel, "file", source, bool(st.st_mode & stat.S_IXUSR)))
+            else:
+                raise TreeError("%s is not a regular file or directory" % source)
+
+    walk(root, "")
+    return found
+
+
+def tree_modes(entry, defaults=None):
+    """(file mode, executable file mode, directory mode) of a tree entry.
+
+    Files: the entry's mode when given (executable or not); otherwise
+    defaults.mode (else 0644) for files whose source is not executable by
+    its owner and that mode with search (x) added wherever read is allowed
+    for those that are (0644 gives 0755). Directories: the entry's
+    directory_mode, else defaults.directory_mode, else the file mode with
+    search added (0644 gives 0755, 0640 gives 0750).
+    """
+    defaults = defaults or {}
+    given = parse_mode(entry.get("mode"))
+    base = given if given is not None else parse_mode(defaults.get("mode"))
+    if base is None:
+        base = TREE_FILE_MODE
+    executable = given if given is not None else directory_mode_from(base)
+    directory = parse_mode(entry.get("directory_mode"), "directory_mode")
+    if directory is None:
+        directory = parse_mode(defaults.get("directory_mode"), "defaults.directory_mode")
+    if directory is None:
+        directory = directory_mode_from(base)
+    return base, executable, directory
+
+
+def tree_entries(entry, items, defaults=None):
+    """The plain entries a tree entry stands for: its directory, then one entry per item of walk_tree.
+
+    File entries carry ``source`` (the controller path to read) instead of
+    content; every entry carries the tree's owner, group, key and secret.
+    """
+    file_mode, executable_mode, directory_mode = tree_modes(entry, defaults)
+    root = os.path.normpath(entry["path"])
+    common = dict((name, entry[name]) for name in ("owner", "group", "key") if _given(entry, name))
+    if entry.get("secret"):
+        common["secret"] = True
+    expanded = [dict(common, path=root, state="directory", mode="%04o" % directory_mode)]
+    for relative, kind, source, executable in items:
+        path = os.path.join(root, relative)
+        if kind == "directory":
+            expanded.append(dict(common, path=path, state="directory", mode="%04o" % directory_mode))
+        else:
+            mode = executable_mode if executable else file_mode
+            expanded.append(dict(common, path=path, state="file", mode="%04o" % mode, source=source))
+    return expanded
+
+
+def expanded_duplicates(expanded):
+    """Problems with paths declared twice once trees are expanded.
+
+    ``expanded`` is [(index, entry, module entry)]: the task's entry each
+    module entry comes from. check_args already names duplicates among the
+    task's entries; this names a tree's path that another entry declares.
+    """
+    problems = []
+    seen = {}
+    for index, entry, module_entry in expanded:
+        path = os.path.normpath(module_entry["path"])
+        if path not in seen:
+            seen[path] = (index, entry)
+            continue
+        first_index, first = seen[path]
+        if first_index == index:
+            continue
+        problems.append("%s: %s is also declared by %s" % (label(index, entry), path, label(first_index, first)))
+    return problems
 
 
 MISSING = object()  # an owner or group that does not exist (yet)
@@ -716,8 +877,31 @@ def apply_absent(entry, check_mode, umask=None, run=None):
 APPLY = dict(file=apply_file, directory=apply_directory, touch=apply_touch, absent=apply_absent, link=apply_link)
 
 
-def prune_candidates(spec, declared):
-    """Regular files and links directly in spec['path'] matching a pattern and not declared, sorted."""
+def protected_paths(entries):
+    """Paths prune never removes: every declared path and what a declared link points at."""
+    protected = set()
+    for entry in entries:
+        protected.add(entry["path"])
+        if entry["state"] == "link" and entry.get("target"):
+            protected.add(os.path.normpath(os.path.join(os.path.dirname(entry["path"]), entry["target"])))
+    return protected
+
+
+def _holds(directory, protected):
+    prefix = directory.rstrip("/") + "/"
+    return any(path.startswith(prefix) for path in protected)
+
+
+def prune_candidates(spec, declared, protected=None):
+    """What a prune spec removes: [(path, lstat)] directly in spec['path'], sorted by name.
+
+    Matching regular files and symbolic links (never followed), and with
+    ``directories`` real directories too (removed recursively), that are not
+    declared, not the target of a declared link and, for a directory, hold
+    none of those. With ``keep`` N the N newest of them (by mtime, then
+    name) stay.
+    """
+    protected = set(declared) | set(protected or ())
     directory = spec["path"]
     try:
         names = sorted(os.listdir(directory))
@@ -726,11 +910,20 @@ def prune_candidates(spec, declared):
     found = []
     for name in names:
         path = os.path.join(directory, name)
-        if path in declared or not any(fnmatch.fnmatchcase(name, pattern) for pattern in spec["patterns"]):
+        if path in protected or not any(fnmatch.fnmatchcase(name, pattern) for pattern in spec["patterns"]):
             continue
         st = _lstat(path)
-        if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        if st is None:
+            continue
+        if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
             found.append((path, st))
+        elif stat.S_ISDIR(st.st_mode) and spec.get("directories") and not _holds(path, protected):
+            found.append((path, st))
+    keep = spec.get("keep")
+    if keep:
+        newest_first = sorted(found, key=lambda item: (item[1].st_mtime_ns, item[0]), reverse=True)
+        kept = set(path for path, _st in newest_first[:keep])
+        found = [item for item in found if item[0] not in kept]
     return found
 
 
@@ -800,8 +993,9 @@ def apply_all(entries, prunes, check_mode=False, want_diff=False, run=None, umas
                              path=entry["path"])
         outcome.record(entry["path"], entry["state"], action, entry["key"], diff)
     declared = set(entry["path"] for entry in entries)
+    protected = protected_paths(entries)
     for spec in prunes:
-        for path, st in prune_candidates(spec, declared):
+        for path, st in prune_candidates(spec, declared, protected):
             if path in outcome.files:
                 continue
             try:

@@ -39,8 +39,15 @@ description:
   - When an entry fails (a failed O(files[].validate), a missing parent
     directory, a permission error) the module fails naming the path; the
     result still lists the entries applied before it, and O(prune) does not run.
+  - A V(tree) entry copies a directory of the controller (O(files[].src)) to O(files[].path);
+    the action plugin expands it on the controller into one V(directory) entry for the path,
+    one per subdirectory and one V(file) entry per file below it (recursively, the relative
+    layout kept), all with the tree's owner, group and O(files[].key). The module receives
+    plain entries, so check mode, diffs, RV(changed_keys) and O(prune) work as for any
+    other entry. C(__pycache__), C(*.pyc), C(*.pyo) and C(.git) are never copied.
   - Called without its action plugin (for example as C(ansible.legacy) or from
-    tests) the module takes only rendered content, O(files[].content) or O(files[].content_b64).
+    tests) the module takes only rendered content, O(files[].content) or O(files[].content_b64),
+    and no V(tree) entries.
 author:
   - Alicia platform engineers (@alicia-platform)
 options:
@@ -76,8 +83,30 @@ options:
             existing regular file only with O(files[].force=true); either makes the module
             fail naming the path. The parent directory must exist (in check mode a missing
             one makes the entry reported as created).
+          - V(tree) copies the directory O(files[].src) of the controller to the path (the
+            content of O(files[].src), with or without a trailing slash, goes into the path).
+            Expanded by the action plugin, in place, into a V(directory) entry for the path
+            (parents created like a V(directory) entry's), then one V(directory) entry per
+            subdirectory and one V(file) entry per file below O(files[].src), depth first in name
+            order (a directory before its content). Every entry gets the tree's O(files[].owner),
+            O(files[].group), O(files[].key) and O(files[].secret).
+          - The modes of a tree - files get O(files[].mode) when given, executable or not; without
+            it, O(defaults.mode) (else V('0644')) for files whose source is not executable by its
+            owner, and that mode with search (x) added wherever read is allowed for those that
+            are (V('0644') gives V('0755'), V('0640') gives V('0750')). Directories get
+            O(files[].directory_mode), else O(defaults.directory_mode), else the files' mode
+            with search added.
+          - In a tree a symbolic link to a file is copied as that file's content (like
+            M(ansible.builtin.copy) with C(local_follow)); a link to a directory, a dangling
+            link or a special file makes the task fail before the module runs. Names matching
+            C(__pycache__), C(*.pyc), C(*.pyo), C(.git) or O(files[].exclude) are skipped with all
+            below them.
+          - A tree only adds and updates; a file removed from O(files[].src) stays on the host.
+            Deploy each version to its own directory (C(releases/<version>)) and remove old ones
+            with O(prune[].directories) and O(prune[].keep), or prune the tree's directories.
+          - A tree path another entry also declares makes the task fail naming both entries.
         type: str
-        choices: [file, directory, absent, touch, link]
+        choices: [file, directory, absent, touch, link, tree]
         default: file
       template:
         description:
@@ -107,9 +136,25 @@ options:
         description:
           - A file copied as is (bytes), found like M(ansible.builtin.copy) finds
             O(ansible.builtin.copy#module:src) (the role's C(files/) directory
-            first); Ansible Vault encrypted files are decrypted.
+            first, or an absolute path); Ansible Vault encrypted files are decrypted.
+          - With O(files[].state=tree), a directory found the same way, whose files are
+            copied like that; required for V(tree). A directory with another state fails.
           - Handled by the action plugin; the module alone does not accept it.
         type: str
+      directory_mode:
+        description:
+          - For O(files[].state=tree), the mode of the tree's directories (the path itself and
+            every subdirectory). See O(files[].state) for what applies without it.
+          - Only accepted with O(files[].state=tree).
+        type: raw
+      exclude:
+        description:
+          - For O(files[].state=tree), more shell patterns (fnmatch, case-sensitive) of base
+            names not to copy, files or directories (with everything below them), on top of
+            C(__pycache__), C(*.pyc), C(*.pyo) and C(.git).
+          - Only accepted with O(files[].state=tree).
+        type: list
+        elements: str
       target:
         description:
           - What a V(link) entry points at, stored exactly as given, relative (to the
@@ -192,8 +237,12 @@ options:
     description:
       - Directories to clean after all O(files) are applied. Regular files and symbolic
         links directly in O(prune[].path) whose base name matches one of
-        O(prune[].patterns) and whose path is not in O(files) are removed.
-        Subdirectories and their content are never touched.
+        O(prune[].patterns) and whose path is not in O(files) are removed (a link
+        itself, never what it points at). Subdirectories are removed only with
+        O(prune[].directories=true).
+      - Never removed - a path declared in O(files), the path a declared V(link) entry points
+        at (so a rollback link keeps its release) and, with O(prune[].directories), a
+        directory holding either of those.
       - A missing O(prune[].path) is skipped.
     type: list
     elements: dict
@@ -210,6 +259,22 @@ options:
       key:
         description: Label added to RV(changed_keys) when something here is removed.
         type: str
+      directories:
+        description:
+          - Remove matching subdirectories too, recursively. A symbolic link to a directory
+            is removed as a link, its target untouched.
+        type: bool
+        default: false
+      keep:
+        description:
+          - Of the entries that would be removed (matching, not declared, not protected), keep
+            the O(prune[].keep) newest by modification time (C(lstat) mtime; ties by name) and
+            remove the rest. Declared and protected paths do not count - with the current
+            release declared, O(prune[].keep=2) leaves it and the two newest others.
+          - Omitted or V(0), every entry that matches is removed.
+          - A directory's mtime changes when an entry directly in it is added, removed or
+            renamed (a file written by this module is renamed into place).
+        type: int
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -258,6 +323,8 @@ attributes:
     details:
       - O(files[].template) and O(files[].src) files encrypted with Ansible Vault are decrypted on the controller.
 notes:
+  - A tree's content travels to the host base64-encoded in the one module call, like any content;
+    for trees of many megabytes ship an archive instead.
   - Paths are not followed through symbolic links by V(file), V(link) and V(absent) entries;
     V(directory) and V(touch) entries follow them.
   - O(prune) never removes a path declared in O(files), a V(link) entry's path included.
@@ -330,6 +397,27 @@ EXAMPLES = r"""
     state: restarted
   when: "'stt_service' in stt_release.changed_keys"
 
+- name: Python app | release 1.4.0 from the role's files/app directory, current switched, three old releases kept
+  alicia.platform.files:
+    defaults: {owner: root, group: root, mode: "0644"}
+    files:
+      - path: /opt/alicia/voice_router/releases/1.4.0
+        state: tree
+        src: app/                # roles/<role>/files/app, or an absolute path on the controller
+        directory_mode: "0755"   # files: 0644, 0755 where the source is executable
+        exclude: ["tests", "*.md"]
+        key: voice_router
+      - path: /opt/alicia/voice_router/current
+        state: link
+        target: releases/1.4.0
+        key: voice_router
+    prune:
+      - path: /opt/alicia/voice_router/releases
+        patterns: ["*"]
+        directories: true
+        keep: 3
+  register: voice_router_release
+
 - name: STT service | rollback, the link flipped back atomically
   alicia.platform.files:
     files:
@@ -368,12 +456,15 @@ files:
     /etc/logrotate.d/alicia-tts: {changed: true, state: file, action: updated}
     /etc/logrotate.d/alicia-old: {changed: true, state: absent, action: removed, pruned: true}
     /opt/alicia/stt_service/current: {changed: true, state: link, action: updated}
+    /opt/alicia/stt_service/releases/0.7.0: {changed: true, state: absent, action: removed, pruned: true}
   contains:
     changed:
       description: Whether the path was (or in check mode would be) changed.
       type: bool
     state:
-      description: The entry's O(files[].state); V(absent) for paths removed by O(prune).
+      description:
+        - The entry's O(files[].state); V(absent) for paths removed by O(prune). A V(tree)
+          shows as its V(directory) and V(file) entries, one per path.
       type: str
     action:
       description:

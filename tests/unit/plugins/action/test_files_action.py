@@ -319,3 +319,162 @@ def test_bad_link_entries_fail_on_the_controller(project, playbook):
     assert name + "validate only applies to state file" in msg("validate")
     assert name + "target only applies to state link" in msg("target without link")
     assert not os.path.exists(demo_dir), "bad entries fail before the module runs"
+
+
+# ---------------------------------------------------------------------------
+# state tree: a directory of the controller, expanded on the controller
+# ---------------------------------------------------------------------------
+
+APP = {
+    "main.py": "from pkg import util\nutil.run()\n",
+    "pkg/__init__.py": "",
+    "pkg/util.py": "def run():\n    return 1\n",
+    "pkg/data/voices.json": "{\"default\": \"en\"}\n",
+    "bin/start.sh": "#!/bin/sh\nexec python3 main.py\n",
+    "__pycache__/main.cpython-311.pyc": "compiled",
+    "pkg/__pycache__/util.cpython-311.pyc": "compiled",
+    "pkg/stale.pyc": "compiled",
+    ".git/HEAD": "ref: refs/heads/main\n",
+    "tests/test_util.py": "def test(): pass\n",
+}
+COPIED = ["bin", "bin/start.sh", "main.py", "pkg", "pkg/__init__.py", "pkg/data", "pkg/data/voices.json",
+          "pkg/util.py", "settings.toml"]
+
+
+def write_app(role_files):
+    for name, text in APP.items():
+        path = os.path.join(role_files, "app", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(text)
+    os.chmod(os.path.join(role_files, "app", "bin", "start.sh"), 0o755)
+
+
+def tree_task(service_dir, shared_src):
+    return {
+        "name": "Demo | release tree",
+        "alicia.platform.files": {
+            "defaults": {"mode": "0640"},
+            "files": [
+                {"path": service_dir + "/releases/{{ release }}", "state": "tree", "src": "app/",
+                 "directory_mode": "0750", "exclude": ["tests"], "key": "app"},
+                {"path": service_dir + "/shared", "state": "tree", "src": shared_src, "mode": "0600"},
+                {"path": service_dir + "/current", "state": "link", "target": "releases/{{ release }}",
+                 "key": "switch"},
+            ],
+            "prune": [{"path": service_dir + "/releases", "patterns": ["*"], "directories": True, "keep": 1}],
+        },
+        "register": "demo_result",
+    }
+
+
+def listing(root):
+    found = []
+    for directory, dirs, names in os.walk(root):
+        for name in dirs + names:
+            found.append(os.path.relpath(os.path.join(directory, name), root))
+    return sorted(found)
+
+
+def test_tree_copies_a_release_directory_in_one_module_execution(project, playbook, tmp_path):
+    path, demo_dir, write_tasks = project
+    role_files = os.path.join(os.path.dirname(path), "roles", "demo", "files")
+    write_app(role_files)
+    shared = tmp_path / "shared-src"
+    shared.mkdir()
+    (shared / "settings.toml").write_text("[voice]\n")
+    os.symlink(str(shared / "settings.toml"), os.path.join(role_files, "app", "settings.toml"))  # followed
+    service = demo_dir + "/voice_router"
+    write_tasks([tree_task(service, str(shared))])
+    counter = tmp_path / "executions"
+    wrapper = tmp_path / "counting-python"
+    wrapper.write_text("#!/bin/sh\necho \"$$\" >> '%s'\nexec '%s' \"$@\"\n" % (counter, sys.executable))
+    wrapper.chmod(0o755)
+
+    def deploy(release, *args):
+        counter.write_text("")
+        proc, parsed = playbook(path, "-e", "release=" + release, *args, json_output=not args, python=str(wrapper))
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert len(counter.read_text().split()) == 1, "the whole task, trees included, in one module execution"
+        return proc, (task_results(parsed, "Demo | release tree")[0] if parsed else None)
+
+    proc, _result = deploy("1.0.0", "--check", "--diff")
+    assert not os.path.exists(demo_dir), "check mode writes nothing"
+    release = service + "/releases/1.0.0"
+    assert "--- before: %s/pkg/util.py\n+++ after: %s/pkg/util.py (mode 0640)\n" % (release, release) in proc.stdout
+    assert "+def run():\n" in proc.stdout
+    assert "-state: absent\n+state: directory\n+mode: 0750\n" in proc.stdout
+    assert "compiled" not in proc.stdout and "refs/heads" not in proc.stdout
+
+    _proc, result = deploy("1.0.0")
+    assert listing(release) == COPIED
+    for name in ("main.py", "pkg/util.py", "pkg/data/voices.json", "bin/start.sh"):
+        with open(os.path.join(release, name)) as handle:
+            assert handle.read() == APP[name], name
+    with open(os.path.join(release, "settings.toml")) as handle:
+        assert handle.read() == "[voice]\n", "a link to a file is copied as the file"
+    modes = dict((name, stat.S_IMODE(os.lstat(os.path.join(release, name)).st_mode)) for name in COPIED)
+    assert modes == {"bin": 0o750, "bin/start.sh": 0o750, "main.py": 0o640, "pkg": 0o750, "pkg/__init__.py": 0o640,
+                     "pkg/data": 0o750, "pkg/data/voices.json": 0o640, "pkg/util.py": 0o640, "settings.toml": 0o640}
+    assert stat.S_IMODE(os.stat(release).st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(service + "/shared/settings.toml").st_mode) == 0o600, "the entry's mode wins"
+    assert stat.S_IMODE(os.stat(service + "/shared").st_mode) == 0o700
+    assert result["changed_keys"] == ["app", "switch"]
+    assert result["files"][release + "/pkg/util.py"] == dict(changed=True, state="file", action="created")
+    assert result["files"][release + "/pkg"] == dict(changed=True, state="directory", action="created")
+    assert len(result["files"]) == 1 + len(COPIED) + 2 + 1
+
+    _proc, result = deploy("1.0.0")
+    assert (result["changed"], result["changed_paths"], result["changed_keys"]) == (False, [], [])
+
+    with open(os.path.join(role_files, "app", "pkg", "util.py"), "a") as handle:
+        handle.write("# fixed\n")
+    _proc, result = deploy("1.0.0")
+    assert (result["changed_paths"], result["changed_keys"]) == ([release + "/pkg/util.py"], ["app"])
+
+    _proc, result = deploy("1.1.0")
+    assert os.readlink(service + "/current") == "releases/1.1.0"
+    assert sorted(os.listdir(service + "/releases")) == ["1.0.0", "1.1.0"], "keep 1: the previous release stays"
+    _proc, result = deploy("1.2.0")
+    assert sorted(os.listdir(service + "/releases")) == ["1.1.0", "1.2.0"]
+    assert result["removed"] == [service + "/releases/1.0.0"]
+
+
+def test_bad_tree_entries_fail_on_the_controller(project, playbook, tmp_path):
+    path, demo_dir, write_tasks = project
+    role_files = os.path.join(os.path.dirname(path), "roles", "demo", "files")
+    write_app(role_files)
+    looped = tmp_path / "looped"
+    looped.mkdir()
+    os.symlink(str(tmp_path), str(looped / "parent"))
+
+    def task(name, entries):
+        return {"name": name, "alicia.platform.files": {"files": entries}, "ignore_errors": True}
+
+    first = {"path": demo_dir + "/first", "content": "x"}
+    write_tasks([
+        task("tree of a file", [first, {"path": demo_dir + "/t", "state": "tree", "src": "blob.bin"}]),
+        task("directory as a file", [first, {"path": demo_dir + "/f", "src": "app"}]),
+        task("link to a directory", [first, {"path": demo_dir + "/l", "state": "tree", "src": str(looped)}]),
+        task("overlap", [{"path": demo_dir + "/app", "state": "tree", "src": "app"},
+                         {"path": demo_dir + "/app/main.py", "content": "x"}]),
+        task("missing", [first, {"path": demo_dir + "/m", "state": "tree", "src": "nope"}]),
+    ])
+    proc, parsed = playbook(path, json_output=True)
+    assert parsed is not None, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    def msg(name):
+        result = task_results(parsed, name)[0]
+        assert result["failed"] is True and "invocation" not in result, result
+        return result["msg"]
+
+    assert "files[1] (%s/t): state tree needs src to be a directory; blob.bin is not" % demo_dir in msg(
+        "tree of a file")
+    assert "files[1] (%s/f): src app is a directory; use state: tree to copy a directory" % demo_dir in msg(
+        "directory as a file")
+    assert "files[1] (%s/l): src %s: %s/parent is a symbolic link to a directory" % (demo_dir, looped, looped) in msg(
+        "link to a directory")
+    assert "files[1] (%s/app/main.py): %s/app/main.py is also declared by files[0] (%s/app)" % (
+        (demo_dir,) * 3) in msg("overlap")
+    assert "files[1] (%s/m)" % demo_dir in msg("missing") and "nope" in msg("missing")
+    assert not os.path.exists(demo_dir), "bad entries fail before the module runs"

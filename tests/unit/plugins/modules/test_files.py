@@ -244,6 +244,59 @@ def test_prune_does_not_run_after_a_failure(files, tmp_path):
     assert rc == 1 and (tmp_path / "alicia-old").exists() and result["removed"] == []
 
 
+def test_prune_keeps_the_newest_releases_and_never_the_current_one(files, tmp_path):
+    """releases/*: the declared current release stays, of the others the 2 newest by mtime stay."""
+    service = tmp_path / "voice_router"
+    names = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
+    for offset, name in enumerate(names):
+        (service / "releases" / name / "pkg").mkdir(parents=True)
+        (service / "releases" / name / "pkg" / "main.py").write_text(name)
+        os.utime(str(service / "releases" / name), (1000000000 + 60 * offset,) * 2)
+    (service / "releases" / "notes.txt").write_text("not a release")
+    entries = [dict(path=str(service / "releases" / "1.0.0"), state="directory"),  # redeployed: the oldest
+               dict(path=str(service / "current"), state="link", target="releases/1.0.0", key="voice_router")]
+    prune = [dict(path=str(service / "releases"), patterns=["1.*"], directories=True, keep=2, key="releases")]
+
+    rc, result = files(entries, prune=prune, check=True, diff=True)
+    assert rc == 0, result
+    removed = [str(service / "releases" / name) for name in ("1.1.0", "1.2.0")]
+    assert result["removed"] == removed
+    assert [(d["before_header"], d["before"], d["after"]) for d in result["diff"][1:]] == [
+        (path, "state: directory\n", "state: absent\n") for path in removed]
+    assert len(os.listdir(str(service / "releases"))) == 6, "check mode removes nothing"
+
+    rc, result = files(entries, prune=prune)
+    assert rc == 0, result
+    assert result["removed"] == removed and result["changed_keys"] == ["voice_router", "releases"]
+    assert result["files"][removed[0]] == dict(changed=True, state="absent", action="removed", pruned=True)
+    assert sorted(os.listdir(str(service / "releases"))) == ["1.0.0", "1.3.0", "1.4.0", "notes.txt"]
+    assert (service / "current" / "pkg" / "main.py").read_text() == "1.0.0"
+
+    rc, result = files(entries, prune=prune)
+    assert (rc, result["changed"], result["removed"]) == (0, False, []), "two kept: nothing more to remove"
+
+
+def test_prune_directories_without_keep_removes_every_undeclared_match(files, tmp_path):
+    d = tmp_path / "conf.d"
+    (d / "alicia-old" / "deep").mkdir(parents=True)
+    (d / "alicia-old" / "deep" / "f").write_text("x")
+    (d / "alicia-kept").mkdir()
+    (d / "alicia-kept" / "declared").write_text("y")
+    (d / "other").mkdir()
+    rc, result = files([dict(path=str(d / "alicia-kept" / "declared"), content="y")],
+                       prune=[dict(path=str(d), patterns=["alicia-*"], directories=True)])
+    assert rc == 0, result
+    assert result["removed"] == [str(d / "alicia-old")]
+    assert sorted(os.listdir(str(d))) == ["alicia-kept", "other"], "a directory holding a declared path stays"
+
+
+def test_module_alone_refuses_a_tree(files, tmp_path):
+    rc, result = files([dict(path=str(tmp_path / "app"), state="tree", src="app")])
+    assert rc == 1
+    assert "state tree is expanded by the alicia.platform.files action plugin" in result["msg"]
+    assert not (tmp_path / "app").exists()
+
+
 # ---------------------------------------------------------------------------
 # validate
 # ---------------------------------------------------------------------------
