@@ -174,6 +174,7 @@ def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
         env[secret] = str(value)
     return env
 
+
 # ---- runtime docker --------------------------------------------------------
 
 # What a host needs to run docker-runtime services (the Debian engine; the

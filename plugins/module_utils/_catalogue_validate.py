@@ -431,8 +431,6 @@ def _docker_network_clashes(catalogue, groups):
     return found
 
 
-
-
 def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, require_groups):
     found = []
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARS:
