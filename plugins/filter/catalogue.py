@@ -65,20 +65,21 @@ def catalogue_host_services(catalogue, group_names, kind=None):
     return _wrap(_catalogue.host_services, catalogue, group_names, kind=kind)
 
 
-def catalogue_host_packages(catalogue, group_names, base=None):
-    return _wrap(_catalogue.host_packages, catalogue, group_names, base=None if base is None else native(base))
+def catalogue_host_packages(catalogue, group_names, base=None, runtime=None):
+    return _wrap(_catalogue.host_packages, catalogue, group_names, base=None if base is None else native(base),
+                 runtime=runtime or None)
 
 
 def catalogue_graph(catalogue, fmt="mermaid", broker_edges=False, title="Alicia platform"):
     return _wrap(_catalogue.graph, catalogue, fmt=fmt, broker_edges=broker_edges, title=title)
 
 
-class FilterModule(object):
 def catalogue_target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False):
     return _wrap(target_errors, catalogue, groups, service=service, host=host, operation=operation,
                  require_service=require_service)
 
 
+class FilterModule(object):
     """Service catalogue filters."""
 
     def filters(self):
@@ -92,6 +93,6 @@ def catalogue_target_errors(catalogue, groups, service=None, host=None, operatio
             "catalogue_service_env": catalogue_service_env,
             "catalogue_graph": catalogue_graph,
             "catalogue_host_services": catalogue_host_services,
-            "catalogue_host_packages": catalogue_host_packages,
             "catalogue_target_errors": catalogue_target_errors,
+            "catalogue_host_packages": catalogue_host_packages,
         }

@@ -14,7 +14,7 @@ __metaclass__ = type
 import copy
 
 DEFAULT_PHASES = ("core", "management", "voice", "devices", "advanced", "observability")
-DEFAULT_RUNTIMES = ("systemd", "supervisor", "docker")
+DEFAULT_RUNTIMES = ("systemd", "supervisor", "manual", "docker")
 DEPENDENCY_TYPES = ("required", "optional")
 KINDS = ("service", "broker")
 

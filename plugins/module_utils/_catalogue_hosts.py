@@ -49,8 +49,11 @@ def host_services(catalogue, group_names, kind=None):
             and (kind is None or entry.get("kind", "service") == kind)]
 
 
-def host_packages(catalogue, group_names, base=None):
-    """The Debian packages a host needs: ``base`` plus the ``packages`` of every entry it runs, sorted, once each."""
+def host_packages(catalogue, group_names, base=None, runtime=None):
+    """The Debian packages a host needs: ``base`` plus the ``packages`` of every entry it runs, sorted, once each.
+
+    ``runtime`` (the host's ``service_runtime``), when set, runs every service of the host.
+    """
     base = [] if base is None else base
     if not is_list(base):
         raise CatalogueError("catalogue: base packages must be a list of Debian package names, got %r" % (base,))
@@ -64,6 +67,11 @@ def host_packages(catalogue, group_names, base=None):
         if not is_list(listed) or not all(isinstance(p, str) for p in listed):
             raise CatalogueError(fmt(entry.get("name"), "packages", "must be a list of Debian package names, got %r"
                                      % (listed,)), service=entry.get("name"), field="packages")
+        if runtime and entry.get("kind", "service") == "service":
+            entry = dict(entry, runtime=runtime)
+        if entry.get("kind", "service") == "service" and entry.get("runtime") == "supervisor":
+            # Runtime supervisor: Debian's supervisord runs the program.
+            packages.update(SUPERVISOR_PACKAGES)
         if is_docker_service(entry):
             # Runtime docker: the entry's packages go into its image; the host needs the engine.
             packages.update(DOCKER_PACKAGES)
@@ -173,6 +181,12 @@ def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
                                      "(not allowed in an environment file)" % secret), service=name, field="secrets")
         env[secret] = str(value)
     return env
+
+
+# ---- Runtime supervisor ----------------------------------------------------
+
+# What a host needs to run supervisor-runtime services (Debian's supervisord).
+SUPERVISOR_PACKAGES = ("supervisor",)
 
 
 # ---- runtime docker --------------------------------------------------------

@@ -288,7 +288,7 @@ def _check_systemd(name, entry, errors):
 
 # What the service role deploys today; anything else fails preflight rather
 # than being deployed differently from what the catalogue says.
-SERVICE_RUNTIMES = ("systemd", "docker")
+SERVICE_RUNTIMES = ("systemd", "docker", "supervisor", "manual")
 ARTIFACT_TYPES = ("reference", "command")
 
 
@@ -405,6 +405,57 @@ def _check_docker(name, entry, errors):
                           % (", ".join(DOCKER_RESTART_POLICIES), policy)))
 
 
+# ---- Runtime supervisor / manual: restart settings (all runtimes) ----------
+
+# Seed 004's restart settings: consecutive failed starts before giving up
+# (0: never give up), seconds between a stop and the next start, seconds a
+# graceful stop (SIGTERM) may take before SIGKILL.
+RESTART_KEYS = ("max_restarts", "restart_delay", "stop_timeout")
+
+
+def restart_problems(restart):
+    """(field, problem) pairs of a `restart` mapping; [] when it is valid."""
+    if not isinstance(restart, dict):
+        return [("restart", "must be a mapping of %s, got %s" % (", ".join(RESTART_KEYS), type(restart).__name__))]
+    found = []
+    unknown = sorted(str(key) for key in restart if key not in RESTART_KEYS)
+    if unknown:
+        found.append(("restart", "unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(RESTART_KEYS))))
+    value = restart.get("max_restarts", 0)
+    if not is_int(value) or not 0 <= value <= 1000:
+        found.append(("restart.max_restarts", "must be a whole number 0-1000 (0: no limit), got %r" % (value,)))
+    value = restart.get("restart_delay", 5)
+    if not is_int(value) or not 0 <= value <= 3600:
+        found.append(("restart.restart_delay", "must be a whole number of seconds 0-3600, got %r" % (value,)))
+    value = restart.get("stop_timeout", 15)
+    if not is_int(value) or not 1 <= value <= 3600:
+        found.append(("restart.stop_timeout", "must be a whole number of seconds 1-3600, got %r" % (value,)))
+    return found
+
+
+# The runtimes a host variable (service_runtime) may force on every service
+# of a host: the host-network ones (docker needs its network and images).
+HOST_RUNTIMES = ("systemd", "supervisor", "manual")
+
+
+def host_runtime_errors(value, host=None):
+    """Problems of a host's ``service_runtime`` ("" or None: each entry's own runtime)."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, str) or value not in HOST_RUNTIMES:
+        where = " on host '%s'" % host if host else ""
+        return ["service_runtime%s: must be one of %s (or empty: each service's own runtime), got %r"
+                % (where, ", ".join(HOST_RUNTIMES), value)]
+    return []
+
+
+def _check_restart(name, entry, errors):
+    if entry.get("kind", "service") != "service" or entry.get("restart") is None:
+        return
+    for field, problem in restart_problems(entry["restart"]):
+        errors.append(fmt(name, field, problem))
+
+
 def _docker_network_clashes(catalogue, groups):
     """The docker-runtime services of one host share one network: the first one's
     definition is the host's, any other is reported on the service that differs.
@@ -458,6 +509,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
     _check_systemd(name, entry, found)
     _check_docker(name, entry, found)
+    _check_restart(name, entry, found)
     _check_artifact(name, entry, runtimes, found)
     group = entry.get("group")
     if not isinstance(group, str) or not group:

@@ -187,7 +187,7 @@ def test_mqtt_password_always_required(shipped):
 def test_unknown_runtime(resolve):
     message, _exc = only_error(resolve({"tts_service": {"runtime": "kubernetes"}}))
     assert message == ("catalogue: service 'tts_service' field 'runtime': unknown runtime 'kubernetes' "
-                       "(known: systemd, supervisor, docker)")
+                       "(known: systemd, supervisor, manual, docker)")
 
 
 def test_runtimes_parameter(resolve):
