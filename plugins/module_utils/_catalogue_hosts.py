@@ -72,6 +72,10 @@ def host_packages(catalogue, group_names, base=None, runtime=None):
         if entry.get("kind", "service") == "service" and entry.get("runtime") == "supervisor":
             # Runtime supervisor: Debian's supervisord runs the program.
             packages.update(SUPERVISOR_PACKAGES)
+        if (entry.get("kind", "service") == "service" and isinstance(entry.get("artifact"), dict)
+                and entry["artifact"].get("type") == "python_app"):
+            # Artifact python_app: its virtualenv (python -m venv needs ensurepip).
+            packages.update(PYTHON_APP_PACKAGES)
         if is_docker_service(entry):
             # Runtime docker: the entry's packages go into its image; the host needs the engine.
             packages.update(DOCKER_PACKAGES)
@@ -187,6 +191,8 @@ def service_env(catalogue, name, secrets=None, broker_host=None, broker=None):
 
 # What a host needs to run supervisor-runtime services (Debian's supervisord).
 SUPERVISOR_PACKAGES = ("supervisor",)
+# Artifact python_app: Debian's venv module (ensurepip) for its virtualenv.
+PYTHON_APP_PACKAGES = ("python3-venv",)
 
 
 # ---- runtime docker --------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
 import re
 
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
@@ -289,7 +290,55 @@ def _check_systemd(name, entry, errors):
 # What the service role deploys today; anything else fails preflight rather
 # than being deployed differently from what the catalogue says.
 SERVICE_RUNTIMES = ("systemd", "docker", "supervisor", "manual")
-ARTIFACT_TYPES = ("reference", "command")
+ARTIFACT_TYPES = ("reference", "command", "python_app")
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def _relative_path_problem(value):
+    """Why ``value`` is not a relative path inside a directory (None when it is)."""
+    if not isinstance(value, str) or not value or has_line_break(value):
+        return "must be a relative path (text, one line), got %r" % (value,)
+    if value.startswith("/") or ".." in value.split("/"):
+        return "must stay inside the application directory (relative, no '..'), got %r" % (value,)
+    return None
+
+
+def _check_python_app(name, artifact, runtime, errors):
+    """A python_app: a source directory on the controller with an entry script or module."""
+    if runtime != "systemd":
+        errors.append(fmt(name, "artifact.type", "'python_app' runs with runtime systemd only, got runtime %r" % (runtime,)))
+    src = artifact.get("src")
+    if not isinstance(src, str) or not src.startswith("/") or has_line_break(src):
+        errors.append(fmt(name, "artifact.src", "must be the absolute path of the application's directory on the "
+                          "controller, got %r" % (src,)))
+    elif not os.path.isdir(src):
+        errors.append(fmt(name, "artifact.src", "%s is not a directory on the controller" % src))
+    has_entry, has_module = artifact.get("entry") is not None, artifact.get("module") is not None
+    if has_entry == has_module:
+        errors.append(fmt(name, "artifact", "a python_app needs exactly one of entry (a script such as main.py) "
+                          "or module (a module run with python -m)"))
+    elif has_entry:
+        problem = _relative_path_problem(artifact["entry"])
+        if problem:
+            errors.append(fmt(name, "artifact.entry", problem))
+    elif not isinstance(artifact["module"], str) or not _MODULE_NAME.match(artifact["module"]):
+        errors.append(fmt(name, "artifact.module", "must be a dotted Python module name, got %r" % (artifact["module"],)))
+    requirements = artifact.get("requirements", "requirements.txt")
+    problem = _relative_path_problem(requirements)
+    if problem:
+        errors.append(fmt(name, "artifact.requirements", problem))
+    wheelhouse = artifact.get("wheelhouse")
+    if wheelhouse is not None and (not isinstance(wheelhouse, str) or not wheelhouse.startswith("/")
+                                   or has_line_break(wheelhouse)):
+        errors.append(fmt(name, "artifact.wheelhouse", "must be the absolute path of a directory of wheels on the "
+                          "controller, got %r" % (wheelhouse,)))
+    if not isinstance(artifact.get("system_site_packages", False), bool):
+        errors.append(fmt(name, "artifact.system_site_packages", "must be true or false, got %r"
+                          % (artifact["system_site_packages"],)))
+    unknown = sorted(set(artifact) - {"type", "src", "entry", "module", "requirements", "wheelhouse",
+                                      "system_site_packages"})
+    if unknown:
+        errors.append(fmt(name, "artifact", "unknown key(s) for a python_app: %s" % ", ".join(unknown)))
 
 
 def _check_artifact(name, entry, runtimes, errors):
@@ -311,6 +360,8 @@ def _check_artifact(name, entry, runtimes, errors):
     elif kind == "command" and runtime == "docker":
         errors.append(fmt(name, "artifact.type", "'command' (an executable already on the host) runs with runtime "
                           "systemd only: runtime docker builds an image of the artifact (use type reference)"))
+    elif kind == "python_app":
+        _check_python_app(name, artifact, runtime, errors)
     elif kind == "command":
         command = artifact.get("command")
         if not isinstance(command, str) or not command.startswith("/") or has_line_break(command):

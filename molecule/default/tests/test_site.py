@@ -2,6 +2,7 @@
 baseline, the broker and the 22 services of the six phases."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -171,6 +172,30 @@ def test_a_command_artifact_runs_the_given_executable_without_a_release(host):
     assert props["WorkingDirectory"] == "/var/lib/alicia/event_scheduler"
     assert not host.file("/opt/alicia/event_scheduler").exists
     assert health(host, "event_scheduler")["status"] == "healthy"
+
+
+def test_a_python_app_runs_its_release_in_the_virtualenv_of_its_requirements(host):
+    """personality_system's artifact is a python_app (molecule.yml, converge.yml): an
+    entry script with a sibling module and a dependency from the controller's wheelhouse."""
+    props = host.service("alicia-personality_system").systemd_properties
+    match = re.search(r"path=(/opt/alicia/venvs/[0-9a-f]{16})/bin/python ", props["ExecStart"])
+    assert match and "/opt/alicia/personality_system/current/main.py" in props["ExecStart"], props["ExecStart"]
+    venv = match.group(1)
+    assert props["WorkingDirectory"] == "/opt/alicia/personality_system/current"
+    # The dependency came from the shipped wheelhouse, into the virtualenv only.
+    assert host.run("%s/bin/python -c 'import alicia_demo_dep; print(alicia_demo_dep.VERSION)'", venv).stdout.strip() == "1.0"
+    assert host.run("/usr/bin/python3 -c 'import alicia_demo_dep'").rc != 0
+    assert host.file("/opt/alicia/wheelhouse/%s/alicia_demo_dep-1.0-py3-none-any.whl" % venv.rsplit("/", 1)[1]).exists
+    marker = json.loads(host.file(venv + "/.alicia-venv.json").content_string)
+    assert marker["packages"] == ["alicia-demo-dep==1.0"] and marker["system_site_packages"] is True, marker
+    link = host.file("/opt/alicia/personality_system/current")
+    assert link.is_symlink and link.linked_to == "/opt/alicia/personality_system/releases/1.0.0"
+    for name in ("main.py", "app_settings.py", "alicia_reference_service.py", "requirements.txt"):
+        assert host.file("/opt/alicia/personality_system/releases/1.0.0/" + name).user == "root", name
+    log = host.file("/var/log/alicia/personality_system.log").content_string
+    assert "personality_system: python_app release 1.0.0, alicia_demo_dep 1.0" in log
+    body = health(host, "personality_system")
+    assert body["status"] == "healthy" and body["broker_connected"] is True, body
 
 
 def test_env_values_reach_the_process_exactly(host):

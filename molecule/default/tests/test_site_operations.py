@@ -158,10 +158,10 @@ def test_site_converges_again_after_a_teardown(host):
 
 def test_recover_puts_back_what_was_lost_and_gates_everything(host):
     # Damage: a unit file and an environment file gone, a service disabled
-    # and stopped, the firewall table flushed.
+    # and stopped, the firewall table deleted.
     host.run("rm -f /etc/systemd/system/%s /etc/alicia/ai_service.env", unit("device_manager"))
     host.run("systemctl daemon-reload; systemctl disable --now %s", unit("metrics_collector"))
-    host.run("nft flush ruleset")
+    host.run("nft delete table inet alicia_filter")
     rc, out, counts = playbook("recover")
     assert rc == 0, out[-3000:]
     assert not all_healthy(host)
