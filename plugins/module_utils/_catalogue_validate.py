@@ -290,7 +290,7 @@ def _check_systemd(name, entry, errors):
 # What the service role deploys today; anything else fails preflight rather
 # than being deployed differently from what the catalogue says.
 SERVICE_RUNTIMES = ("systemd", "docker", "supervisor", "manual")
-ARTIFACT_TYPES = ("reference", "command", "python_app")
+ARTIFACT_TYPES = ("reference", "command", "python_app", "container")
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
@@ -341,6 +341,47 @@ def _check_python_app(name, artifact, runtime, errors):
         errors.append(fmt(name, "artifact", "unknown key(s) for a python_app: %s" % ", ".join(unknown)))
 
 
+# ---- Artifact container ----
+# A Docker image tag (name:tag): lowercase repository path, optional registry
+# host[:port], a tag of letters, digits, _ . - (Docker's reference grammar, no digest).
+_IMAGE_REFERENCE = re.compile(r"(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                              r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+
+
+def _check_container_artifact(name, artifact, runtime, errors):
+    """A container: a build context on the controller (its Dockerfile) or an image already on the host."""
+    if runtime != "docker":
+        errors.append(fmt(name, "artifact.type", "'container' runs with runtime docker only, got runtime %r"
+                          % (runtime,)))
+    has_context, has_image = artifact.get("context") is not None, artifact.get("image") is not None
+    if has_context == has_image:
+        errors.append(fmt(name, "artifact", "a container needs exactly one of context (a directory with a Dockerfile "
+                          "on the controller, built on the host) or image (name:tag, already on the host)"))
+    elif has_context:
+        context = artifact["context"]
+        dockerfile = artifact.get("dockerfile", "Dockerfile")
+        problem = _relative_path_problem(dockerfile)
+        if problem:
+            errors.append(fmt(name, "artifact.dockerfile", problem.replace("application directory", "build context")))
+        if not isinstance(context, str) or not context.startswith("/") or has_line_break(context):
+            errors.append(fmt(name, "artifact.context", "must be the absolute path of a build context directory on the "
+                              "controller, got %r" % (context,)))
+        elif not os.path.isdir(context):
+            errors.append(fmt(name, "artifact.context", "%s is not a directory on the controller" % context))
+        elif not problem and not os.path.isfile(os.path.join(context, dockerfile)):
+            errors.append(fmt(name, "artifact.dockerfile", "%s has no %s" % (context, dockerfile)))
+    else:
+        image = artifact["image"]
+        if not isinstance(image, str) or not _IMAGE_REFERENCE.match(image):
+            errors.append(fmt(name, "artifact.image", "must be an image name with its tag (name:tag, such as "
+                              "alicia/stt:1.4), got %r" % (image,)))
+        if artifact.get("dockerfile") is not None:
+            errors.append(fmt(name, "artifact.dockerfile", "goes with context only (an image is run as is)"))
+    unknown = sorted(str(key) for key in set(artifact) - {"type", "context", "dockerfile", "image"})
+    if unknown:
+        errors.append(fmt(name, "artifact", "unknown key(s) for a container: %s" % ", ".join(unknown)))
+
+
 def _check_artifact(name, entry, runtimes, errors):
     if entry.get("kind", "service") != "service":
         return
@@ -362,6 +403,8 @@ def _check_artifact(name, entry, runtimes, errors):
                           "systemd only: runtime docker builds an image of the artifact (use type reference)"))
     elif kind == "python_app":
         _check_python_app(name, artifact, runtime, errors)
+    elif kind == "container":
+        _check_container_artifact(name, artifact, runtime, errors)
     elif kind == "command":
         command = artifact.get("command")
         if not isinstance(command, str) or not command.startswith("/") or has_line_break(command):

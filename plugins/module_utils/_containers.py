@@ -73,6 +73,7 @@ CONTAINER_OPTIONS = dict(
     name=dict(type="str", required=True),
     image=dict(type="str", required=True),
     build=dict(type="path"),
+    dockerfile=dict(type="str"),
     command=dict(type="list", elements="str"),
     env_file=dict(type="path"),
     user=dict(type="str"),
@@ -219,6 +220,11 @@ def _check_container(where, spec, network, errors):
                           "(the tag is the hash of the build context)" % (where, image))
     elif not isinstance(image, str) or not image.strip() or image != image.strip():
         errors.append("%s: image is required" % where)
+    dockerfile = spec.get("dockerfile")
+    if dockerfile is not None and (not spec.get("build") or not dockerfile or dockerfile.startswith("/")
+                                   or ".." in dockerfile.split("/")):
+        errors.append("%s: dockerfile %r must be a path relative to the build context (and needs build)"
+                      % (where, dockerfile))
     if not spec.get("network") and not network:
         errors.append("%s: no network (set network.name or containers[].network)" % where)
     for port in spec.get("published_ports") or []:
@@ -367,6 +373,9 @@ def image_tag(spec, hashes):
     """The image a container runs: ``repository:<context hash>`` when built, else ``image``."""
     if spec.get("build"):
         digest = hashes.get(spec["build"])
+        if digest and spec.get("dockerfile"):
+            # Another Dockerfile of the same context is another image.
+            digest = hashlib.sha256(("%s\0%s" % (digest, spec["dockerfile"])).encode("utf-8")).hexdigest()
         return "%s:%s" % (spec["image"], digest[:HASH_LENGTH]) if digest else "%s:<to build>" % spec["image"]
     return spec["image"]
 
@@ -473,6 +482,7 @@ class Plan(object):
         self.base_load = False
         self.base_missing = False
         self.builds = []             # [(tag, context)]
+        self.dockerfiles = {}        # tag -> Dockerfile relative to its context (when not the default)
         self.actions = {}            # name -> [actions]
         self.reasons = {}            # name -> why it is recreated
         self.create = {}             # name -> (argv, config hash, image)
@@ -588,6 +598,8 @@ def plan(params, docker, check_mode=False, users=resolve_user, routes=read_route
             # Contexts with the same files give the same tag: built once.
             if tag not in [built for built, _context in result.builds]:
                 result.builds.append((tag, spec["build"]))
+                if spec.get("dockerfile"):
+                    result.dockerfiles[tag] = spec["dockerfile"]
         else:
             result.problems.append("%s: image %s is not on the host (it is never pulled)" % (spec["name"], tag))
     if result.builds and base and base not in images:
@@ -858,7 +870,10 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
                                   result=outcome.result())
         outcome.base_image_loaded = True
     for tag, context in the_plan.builds:
-        rc, out, err = docker("build", "--quiet", "--label", "%s=true" % MANAGED_LABEL, "--tag", tag, context)
+        dockerfile = the_plan.dockerfiles.get(tag)
+        options = ["--file", os.path.join(context, dockerfile)] if dockerfile else []
+        rc, out, err = docker("build", "--quiet", "--label", "%s=true" % MANAGED_LABEL, "--tag", tag,
+                              *(options + [context]))
         if rc != 0:
             raise _fail_call(outcome, "docker build of %s from %s" % (tag, context), rc, out, err)
         outcome.built.append(tag)

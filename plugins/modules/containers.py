@@ -64,6 +64,11 @@ options:
           - A directory on the host holding a C(Dockerfile) and what it copies; the image
             C(<image>:<context hash>) is built from it when missing.
         type: path
+      dockerfile:
+        description:
+          - The Dockerfile to build with, relative to O(containers[].build) (C(docker build --file));
+            C(Dockerfile) when omitted. Part of the image's tag.
+        type: str
       command:
         description: Arguments after the image (the image's C(CMD) when omitted).
         type: list

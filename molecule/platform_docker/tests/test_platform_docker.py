@@ -33,6 +33,9 @@ HOST, OUTSIDER = "alicia-docker-host", "alicia-docker-outsider"
 SUBNET = "10.213."
 
 CATALOGUE = resolved_catalogue()
+# ---- Artifact container ---- (converge.yml: its context on the controller)
+CONTAINER_SERVICE = "multi_language"
+CONTEXT = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "images", CONTAINER_SERVICE)
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
 
 
@@ -137,7 +140,7 @@ def size(text):
 
 
 def test_one_image_built_from_the_artifact_and_tagged_by_content(host):
-    docs = inspect(host, [container(s) for s in SERVICES])
+    docs = inspect(host, [container(s) for s in SERVICES if s != CONTAINER_SERVICE])
     images = set(d["Config"]["Image"] for d in docs.values())
     assert len(images) == 1, images
     [image] = images
@@ -338,3 +341,65 @@ def test_a_service_switched_to_systemd_and_back(host):
     doc = inspect(host, [container("metrics_collector")])[container("metrics_collector")]
     assert doc["State"]["Status"] == "running"
     assert wait_until(lambda: health(host, ["metrics_collector"])["metrics_collector"].get("status") == "healthy", 30)
+
+
+# ---- Artifact container (multi_language; changes the platform, runs last) ------------------
+
+def context_tag():
+    """The tag the containers module gives the context converge.yml wrote on the controller."""
+    from ansible_collections.alicia.platform.plugins.module_utils._containers import context_hash
+    return "alicia/%s:%s" % (CONTAINER_SERVICE, context_hash(CONTEXT)[:12])
+
+
+def test_the_container_artifact_runs_the_image_built_from_its_context(host):
+    name = container(CONTAINER_SERVICE)
+    doc = inspect(host, [name])[name]
+    assert doc["Config"]["Image"] == context_tag(), doc["Config"]["Image"]
+    assert doc["Config"]["Labels"].get("org.alicia.test.context") == CONTAINER_SERVICE, doc["Config"]["Labels"]
+    assert host.check_output("docker exec %s cat /opt/alicia/service/release", name).strip() == "1"
+    # The context was shipped to the host as it is on the controller.
+    assert host.file("/opt/alicia/%s/image/Dockerfile" % CONTAINER_SERVICE).content_string == \
+        open(os.path.join(CONTEXT, "Dockerfile")).read()
+    # Every other setting of the runtime: user, limits, published port, logs, health check.
+    alicia, entry = host.user("alicia"), CATALOGUE[CONTAINER_SERVICE]
+    assert doc["Config"]["User"] == "%d:%d" % (alicia.uid, alicia.gid)
+    assert doc["HostConfig"]["Memory"] == size(entry["resources"]["memory_limit"])
+    assert doc["HostConfig"]["PortBindings"] == {
+        "%d/tcp" % entry["listen_port"]: [{"HostIp": "", "HostPort": str(entry["port"])}]}
+    assert doc["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    assert "/health 200 status healthy" in doc["Config"]["Healthcheck"]["Test"][1]
+    assert wait_until(lambda: (inspect(host, [name])[name]["State"].get("Health") or {}).get("Status") == "healthy",
+                      40)
+    body = health(host, [CONTAINER_SERVICE])[CONTAINER_SERVICE]
+    assert (body.get("status"), body.get("service"), body.get("broker_connected")) == (
+        "healthy", CONTAINER_SERVICE, True), body
+
+
+def test_a_changed_context_rebuilds_and_recreates_exactly_that_container(host):
+    names = [container(s) for s in SERVICES if CATALOGUE[s]["phase"] == CATALOGUE[CONTAINER_SERVICE]["phase"]]
+    assert len(names) > 1
+    before = dict((n, d["Id"]) for n, d in inspect(host, names).items())
+    old_tag = context_tag()
+    try:
+        rc, out = converge("--tags", "advanced", extra_vars={"_platform_docker_release": "2"})
+        assert rc == 0, out[-4000:]
+        new_tag = context_tag()
+        assert new_tag != old_tag
+        after = inspect(host, names)
+        changed = sorted(n for n in names if after[n]["Id"] != before[n])
+        assert changed == [container(CONTAINER_SERVICE)], changed
+        assert after[container(CONTAINER_SERVICE)]["Config"]["Image"] == new_tag
+        assert host.check_output("docker exec %s cat /opt/alicia/service/release",
+                                 container(CONTAINER_SERVICE)).strip() == "2"
+        assert wait_until(lambda: health(host, [CONTAINER_SERVICE])[CONTAINER_SERVICE].get("status") == "healthy", 30)
+    finally:
+        rc, out = converge("--tags", "advanced")
+    assert rc == 0, out[-4000:]
+    doc = inspect(host, [container(CONTAINER_SERVICE)])[container(CONTAINER_SERVICE)]
+    assert doc["Config"]["Image"] == old_tag == context_tag()
+    assert wait_until(lambda: health(host, [CONTAINER_SERVICE])[CONTAINER_SERVICE].get("status") == "healthy", 30)
+    # A re-run with the context unchanged builds and recreates nothing.
+    rc, out = converge("--tags", "advanced")
+    assert rc == 0, out[-4000:]
+    assert inspect(host, [container(CONTAINER_SERVICE)])[container(CONTAINER_SERVICE)]["Id"] == doc["Id"]
+    assert re.search(r"alicia-docker-host\s*:\s*ok=\d+\s+changed=0\s", out), out[-2000:]

@@ -441,7 +441,7 @@ def test_shipped_services_use_the_reference_artifact_under_systemd(shipped):
     ({"restart": {"stop_timeout": 0}}, "field 'restart.stop_timeout': must be a whole number of seconds 1-3600"),
     ({"runtime": "docker", "artifact": {"type": "command", "command": "/usr/bin/stt"}},
      "field 'artifact.type': 'command' (an executable already on the host) runs with runtime systemd only"),
-    ({"artifact": {"type": "container"}}, "field 'artifact.type': 'container' is not supported"),
+    ({"artifact": {"type": "archive"}}, "field 'artifact.type': 'archive' is not supported"),
     ({"artifact": {"type": "command"}}, "field 'artifact.command': must be an absolute path"),
     ({"artifact": {"type": "command", "command": "stt --serve"}}, "field 'artifact.command': must be an absolute path"),
     ({"artifact": {"type": "command", "command": "/usr/bin/stt\nExecStartPre=/bin/sh"}}, "field 'artifact.command'"),
