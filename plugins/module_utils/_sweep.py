@@ -22,17 +22,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import ssl
 import threading
 import time
 
 from ansible_collections.alicia.platform.plugins.module_utils import health
 
 try:
-    from http.client import HTTPConnection, HTTPSConnection, HTTPException
     from urllib.parse import urlsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported
-    HTTPConnection = HTTPSConnection = HTTPException = urlsplit = None
+    urlsplit = None
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
@@ -76,41 +74,8 @@ def normalize(endpoint):
     return base
 
 
-def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
-    """One GET of a normalized endpoint: {status, body, latency, error}.
-
-    ``error`` is set only when no HTTP response came (refused, timeout,
-    reset...), described as health.probe() describes it; never raises for
-    network or HTTP problems.
-    """
-    timeout = endpoint["timeout"] if timeout is None else timeout
-    parts = urlsplit(endpoint["url"])
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    started = time.monotonic()
-    status = body = error = None
-    conn = None
-    try:
-        if parts.scheme == "https":
-            context = ssl.create_default_context(cafile=ca_path)
-            if not validate_certs:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            conn = HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
-        else:
-            conn = HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        conn.request("GET", path, headers={"User-Agent": health.USER_AGENT, "Accept": "application/json",
-                                           "Connection": "close"})
-        response = conn.getresponse()
-        status = response.status
-        body = response.read(health.MAX_BODY)
-    except (OSError, HTTPException) as exc:
-        error = health._describe(exc, timeout)  # pylint: disable=protected-access  # same words as health_gate
-    finally:
-        if conn is not None:
-            conn.close()
-    return {"status": status, "body": body, "latency": time.monotonic() - started, "error": error}
+# One GET, shared with health_gate's probe().
+fetch = health.fetch
 
 
 def body_fields(body):

@@ -139,11 +139,12 @@ def _describe(exc, timeout):
     return "%s: %s" % (exc.__class__.__name__, exc)
 
 
-def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
-    """One GET of a (normalized) endpoint.
+def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
+    """One GET of a (normalized) endpoint: {status, body, latency, error}.
 
-    Returns {healthy, status, latency, error}. Never raises for network or
-    HTTP problems: those are the ``error``.
+    ``error`` is set only when no HTTP response came (refused, timeout,
+    reset...); never raises for network or HTTP problems. probe() judges
+    the answer; the health sweep (_sweep.py) reads its body too.
     """
     timeout = endpoint["timeout"] if timeout is None else timeout
     parts = urlsplit(endpoint["url"])
@@ -151,7 +152,7 @@ def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
     if parts.query:
         path += "?" + parts.query
     started = time.monotonic()
-    status = None
+    status = body = error = None
     conn = None
     try:
         if parts.scheme == "https":
@@ -167,16 +168,26 @@ def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
         response = conn.getresponse()
         status = response.status
         body = response.read(MAX_BODY)
-        error = judge(endpoint, status, body)
     except (OSError, HTTPException) as exc:
         error = _describe(exc, timeout)
     finally:
         if conn is not None:
             conn.close()
+    return {"status": status, "body": body, "latency": time.monotonic() - started, "error": error}
+
+
+def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
+    """One GET of a (normalized) endpoint.
+
+    Returns {healthy, status, latency, error}. Never raises for network or
+    HTTP problems: those are the ``error``.
+    """
+    answer = fetch(endpoint, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path)
+    error = answer["error"] if answer["error"] is not None else judge(endpoint, answer["status"], answer["body"])
     return {
         "healthy": error is None,
-        "status": status,
-        "latency": round(time.monotonic() - started, 4),
+        "status": answer["status"],
+        "latency": round(answer["latency"], 4),
         "error": error,
     }
 
