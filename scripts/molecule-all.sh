@@ -40,7 +40,7 @@ export LOGS
 rm -f "$LOGS"/*.result
 printf '%s\n' "${scenarios[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one {}'
 
-passed=0 failed=0
+passed=0 failed=0 failures=""
 for s in "${scenarios[@]}"; do
   read -r rc _ <"$LOGS/$s.result" 2>/dev/null || rc=1
   if [ "$rc" -eq 0 ]; then
@@ -49,7 +49,10 @@ for s in "${scenarios[@]}"; do
     failed=$((failed + 1))
     echo "==================== molecule scenario $s failed: log follows ===================="
     sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$s.log" | tail -n 200
+    # The failing tests and tasks, repeated last: a CI log's tail names them.
+    failures+="$(sed 's/\x1b\[[0-9;]*m//g' "$LOGS/$s.log" | grep -E '(::test_\S* (FAILED|ERROR)|(FAILED|ERROR) tests/|^\W*E   |fatal: \[)' | tail -n 25 | sed "s/^/[$s] /")"$'\n'
   fi
 done
+[ -n "$failures" ] && printf 'failures:\n%s' "$failures"
 echo "molecule: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

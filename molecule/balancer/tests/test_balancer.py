@@ -116,6 +116,7 @@ def test_instance_ports_are_not_published(lb):
 
 
 def test_requests_are_spread_over_the_instances(lb):
+    wait_all_up(lb)
     result = load(lb, 30, 1.5)
     print("30 requests: %s" % result["by_instance"])
     assert result["failed"] == 0, result
@@ -152,7 +153,10 @@ def test_killed_instance_no_failed_request(lb):
                   result["down_after_s"] if result["down_after_s"] is not None else -1, result["by_instance"]))
         assert result["requests"] == 200
         assert result["failed"] == 0, result
-        assert result["down_after_s"] is not None and result["down_after_s"] <= 2.0, result
+        # Out of rotation after `fall` (2) failed checks, `fastinter` (250 ms)
+        # apart: 1.25 s on a quiet host. The bound leaves room for a loaded CI
+        # machine; what matters is that the server leaves rotation, on its own.
+        assert result["down_after_s"] is not None and result["down_after_s"] <= 6.0, result
         assert not lb.service("alicia-demo@1").is_running
     finally:
         lb.run("systemctl start alicia-demo@1")
@@ -167,6 +171,7 @@ def ops(*entries):
 
 def test_drain_through_the_runtime_api(lb):
     drain = ops({"service": "demo", "server": "demo-2", "state": "drain"})
+    wait_all_up(lb)
     master, workers = haproxy_pids(lb)
 
     rc, out = run_playbook("server_ops.yml", drain, check=True)
@@ -196,6 +201,7 @@ def test_drain_through_the_runtime_api(lb):
 
 
 def test_weight_change_shows_in_show_servers_state(lb):
+    wait_all_up(lb)
     rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-3", "weight": 25},
                                                  {"service": "demo", "server": "demo-1", "weight": 100}))
     assert rc == 0, out
