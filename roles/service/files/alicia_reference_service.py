@@ -12,14 +12,20 @@ Standard library and paho-mqtt only (1.6, Debian 12's python3-paho-mqtt, or
   required  SERVICE_NAME, SERVICE_PORT, SERVICE_VERSION, ENVIRONMENT,
             MQTT_BROKER, MQTT_PORT, MQTT_USERNAME, MQTT_PASSWORD
   optional  SERVICE_BIND (0.0.0.0), LOG_LEVEL (INFO), HEARTBEAT_INTERVAL (10 s),
-            MQTT_KEEPALIVE (30 s), MQTT_RECONNECT_MAX_DELAY (30 s)
+            MQTT_KEEPALIVE (30 s), MQTT_RECONNECT_MAX_DELAY (30 s),
+            SERVICE_INSTANCE (the instance's name, default SERVICE_NAME),
+            SERVICE_CONFIG (a JSON object file: the instance's settings, e.g.
+            seed 004's TTS engine_type, enable_coqui, coqui_model; its
+            log_level and health_check_interval override LOG_LEVEL and
+            HEARTBEAT_INTERVAL)
   faults    ALICIA_FAULT_START_DELAY (s before HTTP listens),
             ALICIA_FAULT_UNHEALTHY=1, ALICIA_FAULT_FAIL_AT_START=1,
             ALICIA_FAULT_EXIT_AFTER (s, then exit 3 like a crash)
 
 HTTP on SERVICE_BIND:SERVICE_PORT:
-  GET /health   always 200, {"status": "healthy"|"unhealthy", "service", "version",
-                "broker_connected", "uptime_s", "environment"}; healthy iff the
+  GET /health   always 200, {"status": "healthy"|"unhealthy", "service", "instance",
+                "version", "broker_connected", "uptime_s", "environment",
+                "settings"}; healthy iff the
                 broker connection is up (and no ALICIA_FAULT_UNHEALTHY)
   GET /ready    the same document, 200 when healthy, 503 otherwise
   GET /metrics  Prometheus text format 0.0.4
@@ -66,6 +72,7 @@ REQUIRED = ("SERVICE_NAME", "SERVICE_PORT", "SERVICE_VERSION", "ENVIRONMENT",
 LOG_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
               "WARN": logging.WARNING, "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
 NAME_RE = re.compile(r"^[a-z0-9_]+$")
+INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 KNOWN_PATHS = ("/health", "/ready", "/metrics")
 COMMANDS = ("health", "ping")
 EXIT_OK, EXIT_STARTUP, EXIT_CONFIG, EXIT_CRASH = 0, 1, 2, 3
@@ -109,9 +116,26 @@ def _flag(env, name):
     raise ConfigError("%s must be 1 or 0, got %r" % (name, env.get(name)))
 
 
+def load_settings(path):
+    """The instance's settings from SERVICE_CONFIG: a JSON object of scalars."""
+    try:
+        with open(path, "r") as handle:
+            settings = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("SERVICE_CONFIG %s cannot be read as JSON: %s" % (path, exc))
+    if not isinstance(settings, dict):
+        raise ConfigError("SERVICE_CONFIG %s must hold a JSON object, got %s" % (path, type(settings).__name__))
+    for key, value in settings.items():
+        if isinstance(value, (dict, list)):
+            raise ConfigError("SERVICE_CONFIG %s: setting %r must be a scalar, got %s"
+                              % (path, key, type(value).__name__))
+    return settings
+
+
 def load_config(env):
     """The configuration from an environment mapping; raises ConfigError with
-    one line that names the variable. Never includes the password's value."""
+    one line that names the variable. Never includes the password's value.
+    The settings file (SERVICE_CONFIG) wins over LOG_LEVEL and HEARTBEAT_INTERVAL."""
     missing = [name for name in REQUIRED if not env.get(name, "").strip()]
     if missing:
         raise ConfigError("missing required environment variable%s: %s"
@@ -119,12 +143,23 @@ def load_config(env):
     name = env["SERVICE_NAME"].strip()
     if not NAME_RE.match(name):
         raise ConfigError("SERVICE_NAME must be a catalogue name (a-z, 0-9 and _ only), got %r" % name)
+    instance = env.get("SERVICE_INSTANCE", "").strip() or name
+    if not INSTANCE_RE.match(instance):
+        raise ConfigError("SERVICE_INSTANCE must be an instance name (a-z, 0-9, _ and -), got %r" % instance)
+    settings = load_settings(env["SERVICE_CONFIG"].strip()) if env.get("SERVICE_CONFIG", "").strip() else {}
+    env = dict(env)
+    if settings.get("log_level") is not None:
+        env["LOG_LEVEL"] = str(settings["log_level"])
+    if settings.get("health_check_interval") is not None:
+        env["HEARTBEAT_INTERVAL"] = str(settings["health_check_interval"])
     level = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
     if level not in LOG_LEVELS:
         raise ConfigError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got %r"
                           % env.get("LOG_LEVEL"))
     return {
         "name": name,
+        "instance": instance,
+        "settings": settings,
         "port": _number(env, "SERVICE_PORT", None, int, 1, 65535),
         "version": env["SERVICE_VERSION"].strip(),
         "environment": env["ENVIRONMENT"].strip(),
@@ -179,7 +214,7 @@ def setup_logging(config):
     except (AttributeError, ValueError):
         pass
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s " + config["name"]
+    handler.setFormatter(_Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s " + config["instance"]
                                     + "[%(process)d] %(message)s", "%Y-%m-%dT%H:%M:%S"))
     LOG.handlers[:] = [handler]
     LOG.setLevel(config["log_level"])
@@ -221,10 +256,12 @@ def health_document(state):
     return {
         "status": "healthy" if is_healthy(state) else "unhealthy",
         "service": config["name"],
+        "instance": config["instance"],
         "version": config["version"],
         "broker_connected": bool(state["connected"]),
         "uptime_s": round(uptime(state), 3),
         "environment": config["environment"],
+        "settings": config["settings"],
     }
 
 
@@ -266,8 +303,8 @@ def heartbeat(state):
 def discovery_document(state):
     config = state["config"]
     return {
-        "service": config["name"], "version": config["version"], "environment": config["environment"],
-        "host": socket.gethostname(), "port": config["port"], "pid": os.getpid(),
+        "service": config["name"], "instance": config["instance"], "version": config["version"],
+        "environment": config["environment"], "host": socket.gethostname(), "port": config["port"], "pid": os.getpid(),
         "health": "/health", "ready": "/ready", "metrics": "/metrics",
         "command_topic": state["topics"]["command"], "response_topic": state["topics"]["response"],
     }
@@ -576,8 +613,8 @@ def main(env=None):
     if mqtt is None:
         sys.stderr.write("%s: the paho-mqtt Python library is not installed (Debian: python3-paho-mqtt)\n" % PROG)
         return EXIT_STARTUP
-    LOG.info("starting %s %s (%s), Python %s, paho-mqtt %s", config["name"], config["version"],
-             config["environment"], ".".join(str(part) for part in sys.version_info[:3]), PAHO_VERSION)
+    LOG.info("starting %s %s (%s, instance %s), Python %s, paho-mqtt %s", config["name"], config["version"],
+             config["environment"], config["instance"], ".".join(str(part) for part in sys.version_info[:3]), PAHO_VERSION)
     if config["fault_exit_after"]:
         crash_after(config["fault_exit_after"])
     if config["fault_start_delay"]:

@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 SCRIPT = os.path.join(ROOT, "roles", "service", "files", "alicia_reference_service.py")
 REQUIRED = ["SERVICE_NAME", "SERVICE_PORT", "SERVICE_VERSION", "ENVIRONMENT", "MQTT_BROKER", "MQTT_PORT",
             "MQTT_USERNAME", "MQTT_PASSWORD"]
-HEALTH_FIELDS = {"status", "service", "version", "broker_connected", "uptime_s", "environment"}
+HEALTH_FIELDS = {"status", "service", "instance", "version", "broker_connected", "uptime_s", "environment",
+                 "settings"}
 
 
 def status_topic(name):
@@ -81,6 +82,7 @@ def test_health_ready_and_other_paths(start_service, python):
     document = service.wait_health("healthy")
     assert set(document) == HEALTH_FIELDS
     assert document["service"] == "stt_service" and document["version"] == "1.2.3"
+    assert document["instance"] == "stt_service" and document["settings"] == {}
     assert document["environment"] == "test" and document["broker_connected"] is True
     assert isinstance(document["uptime_s"], float) and document["uptime_s"] >= 0
 
@@ -155,6 +157,44 @@ def test_online_retained_discovery_and_heartbeat(start_service, watch):
     late = watch(status_topic(name), "alicia/discovery/%s" % name)  # subscribes after the fact
     assert late.wait(status_topic(name)) == (status_topic(name), "online", True)
     assert late.wait("alicia/discovery/%s" % name)[2] is True
+
+
+def test_instance_and_its_settings_file(start_service, watch, tmp_path):
+    """A multi-instance service's instance: its name and settings (seed 004's
+    TTS engine settings) in /health, the heartbeat, discovery and each log
+    line; the file's log_level and health_check_interval win over the
+    environment's LOG_LEVEL and HEARTBEAT_INTERVAL."""
+    name = "tts_service"
+    settings = {"engine_type": "coqui", "enable_coqui": True, "coqui_model": "tts_models/en/ljspeech/vits",
+                "log_level": "DEBUG", "health_check_interval": 0.2}
+    config = tmp_path / "tts-primary.json"
+    config.write_text(json.dumps(settings))
+    watcher = watch("alicia/health/%s" % name, "alicia/discovery/%s" % name)
+    service = start_service(name, SERVICE_INSTANCE="tts-primary", SERVICE_CONFIG=str(config),
+                            LOG_LEVEL="ERROR", HEARTBEAT_INTERVAL="60")
+    document = service.wait_health("healthy")
+    assert (document["service"], document["instance"]) == (name, "tts-primary")
+    assert document["settings"] == settings
+    beats = watcher.wait_count("alicia/health/%s" % name, 3)   # every 0.2 s, not 60
+    assert all(json.loads(payload)["instance"] == "tts-primary" for _topic, payload, _retain in beats)
+    assert json.loads(watcher.wait("alicia/discovery/%s" % name)[1])["instance"] == "tts-primary"
+    log = service.log()
+    assert " DEBUG tts-primary[%d] " % service.proc.pid in log      # log_level DEBUG, not ERROR
+    assert "instance tts-primary" in log
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("not json", "cannot be read as JSON"),
+    ("[1, 2]", "must hold a JSON object, got list"),
+    ('{"engine": {"type": "coqui"}}', "setting 'engine' must be a scalar, got dict"),
+    (None, "cannot be read as JSON"),
+])
+def test_bad_settings_file_exits_2_naming_it(start_service, tmp_path, content, problem):
+    config = tmp_path / "settings.json"
+    if content is not None:
+        config.write_text(content)
+    stderr = run_with_bad_env(start_service, SERVICE_CONFIG=str(config))
+    assert "SERVICE_CONFIG %s" % config in stderr and problem in stderr
 
 
 def test_commands_are_answered(start_service, watch):
@@ -295,6 +335,7 @@ def test_all_missing_variables_are_named_on_one_line(start_service):
     ("SERVICE_PORT", "70000"),
     ("MQTT_PORT", "0"),
     ("SERVICE_NAME", "stt/#"),
+    ("SERVICE_INSTANCE", "tts primary"),
     ("LOG_LEVEL", "LOUD"),
     ("HEARTBEAT_INTERVAL", "0"),
     ("MQTT_KEEPALIVE", "1"),
