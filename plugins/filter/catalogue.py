@@ -70,13 +70,21 @@ def catalogue_host_packages(catalogue, group_names, base=None, runtime=None):
                  runtime=runtime or None)
 
 
+def catalogue_balancer_services(catalogue, group_names):
+    return _wrap(_catalogue.balancer_services, catalogue, group_names)
+
+
 def catalogue_graph(catalogue, fmt="mermaid", broker_edges=False, title="Alicia platform"):
     return _wrap(_catalogue.graph, catalogue, fmt=fmt, broker_edges=broker_edges, title=title)
 
 
-def catalogue_target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False):
+def catalogue_target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False,
+                            instance_name=None):
+    # One instance of a multi-instance service. Not "instance": ansible-core 2.19
+    # invokes filters through a function whose own first parameter has that name.
+    extra = {} if instance_name is None else {"instance": instance_name}
     return _wrap(target_errors, catalogue, groups, service=service, host=host, operation=operation,
-                 require_service=require_service)
+                 require_service=require_service, **extra)
 
 
 class FilterModule(object):
@@ -95,4 +103,5 @@ class FilterModule(object):
             "catalogue_host_services": catalogue_host_services,
             "catalogue_target_errors": catalogue_target_errors,
             "catalogue_host_packages": catalogue_host_packages,
+            "catalogue_balancer_services": catalogue_balancer_services,
         }

@@ -12,11 +12,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import posixpath
+import re
 
 DEFAULT_PHASES = ("core", "management", "voice", "devices", "advanced", "observability")
 DEFAULT_RUNTIMES = ("systemd", "supervisor", "manual", "docker")
 DEPENDENCY_TYPES = ("required", "optional")
 KINDS = ("service", "broker")
+
+# Multi-instance services (instances > 1): each instance is a systemd unit
+# alicia-<instance name>.service; the names share one namespace with the
+# services' own units (alicia-<service>.service).
+INSTANCE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+INSTANCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\Z")
+# The health sweep's row of the balanced (published) port of a multi-instance service.
+BALANCED_INSTANCE = "balanced"
 
 
 class CatalogueError(ValueError):
@@ -103,3 +113,41 @@ def hosts_of(entry, groups):
 def require_catalogue(catalogue):
     if not isinstance(catalogue, dict):
         raise CatalogueError("catalogue: the resolved catalogue must be a mapping of service name to entry")
+
+
+def instance_count(entry):
+    """N when ``entry`` asks for more than one instance (``instances`` an int > 1), else None."""
+    instances = entry.get("instances", 1) if isinstance(entry, dict) else None
+    return instances if is_int(instances) and instances > 1 else None
+
+
+def default_instance_names(name, count):
+    """``<service>-1`` .. ``<service>-N``."""
+    return ["%s-%d" % (name, index) for index in range(1, count + 1)]
+
+
+def instance_names(name, entry):
+    """The instance names of a multi-instance entry: its ``instance_names`` when
+    given (as given, for errors() to check), else the defaults; [] for one instance."""
+    count = instance_count(entry)
+    if count is None:
+        return []
+    listed = entry.get("instance_names")
+    if listed is None:
+        return default_instance_names(name, count)
+    return list(listed) if is_list(listed) else []
+
+
+def well_formed_ports(ports, count):
+    """``ports`` as a list when it is ``count`` ints 1-65535, else None."""
+    if not is_list(ports) or len(ports) != count:
+        return None
+    if not all(is_int(port) and 1 <= port <= 65535 for port in ports):
+        return None
+    return list(ports)
+
+
+def instance_log(log_path, instance):
+    """``<directory of the service's log>/<instance>.log``."""
+    directory = posixpath.dirname(log_path) if isinstance(log_path, str) and log_path.startswith("/") else ""
+    return "%s/%s.log" % (directory or "/var/log/alicia", instance)

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The catalogue seen from the hosts: which entries a host runs, the
 packages it needs, the health endpoints per host, one service's full
-environment and the Docker network of a host's docker-runtime services.
+environment, the Docker network of a host's docker-runtime services and
+the balancer's input for a host's multi-instance services.
 
 Private: import the public names from module_utils/catalogue.py.
 """
@@ -76,6 +77,9 @@ def host_packages(catalogue, group_names, base=None, runtime=None):
                 and entry["artifact"].get("type") == "python_app"):
             # Artifact python_app: its virtualenv (python -m venv needs ensurepip).
             packages.update(PYTHON_APP_PACKAGES)
+        if has_instances(entry):
+            # Several instances behind the balancer role's HAProxy (its packages).
+            packages.update(BALANCER_PACKAGES)
         if is_docker_service(entry):
             # Runtime docker: the entry's packages go into its image; the host needs the engine.
             packages.update(DOCKER_PACKAGES)
@@ -243,3 +247,44 @@ def host_docker_network(catalogue, group_names):
         if is_docker_service(entry):
             return docker_network(entry)
     return None
+
+
+# ---- Multi-instance services ---------------------------------------------------
+
+# What the balancer role (HAProxy in front of the instances) installs: a host
+# running a multi-instance service gets them in its one package step.
+BALANCER_PACKAGES = ("haproxy", "socat")
+# Where HAProxy listens for a balanced service (its published port) and how it
+# spreads requests; the instances listen on the loopback address.
+BALANCER_BIND = "0.0.0.0"
+BALANCER_BALANCE = "roundrobin"
+BALANCER_SERVER_ADDRESS = "127.0.0.1"
+
+
+def has_instances(entry):
+    """A service entry that runs several instances (a non-empty resolved ``instance_list``)."""
+    return (isinstance(entry, dict) and entry.get("kind", "service") == "service"
+            and is_list(entry.get("instance_list")) and len(entry["instance_list"]) > 0)
+
+
+def balancer_services(catalogue, group_names):
+    """The balancer role's ``balancer_services`` for one host: one service per
+    multi-instance service of the host (its ``group`` in ``group_names``), in
+    catalogue order, published on the entry's ``port`` and balanced over its
+    instances on the loopback address, checked on the entry's ``health``."""
+    result = []
+    for entry in host_services(catalogue, group_names, kind="service"):
+        if not has_instances(entry):
+            continue
+        health = entry.get("health") if isinstance(entry.get("health"), dict) else {}
+        result.append({
+            "name": entry.get("name"),
+            "port": entry.get("port"),
+            "bind": BALANCER_BIND,
+            "balance": BALANCER_BALANCE,
+            "health": {"path": health.get("path"), "json_field": health.get("json_field"),
+                       "json_value": health.get("json_value")},
+            "servers": [{"name": instance["name"], "address": BALANCER_SERVER_ADDRESS,
+                         "port": instance["listen_port"]} for instance in entry["instance_list"]],
+        })
+    return result

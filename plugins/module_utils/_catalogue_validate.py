@@ -15,14 +15,24 @@ import ipaddress
 import os
 import re
 
+from ansible_collections.alicia.platform.plugins.module_utils._balancer import (
+    _NAME as _BALANCER_NAME,
+    _PATH as _BALANCER_PATH,
+    _TOKEN as _BALANCER_TOKEN,
+)
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
+    BALANCED_INSTANCE,
     CatalogueError,
     DEFAULT_PHASES,
     DEFAULT_RUNTIMES,
     DEPENDENCY_TYPES,
+    INSTANCE_NAME,
+    INSTANCE_NAME_PATTERN,
     KINDS,
     fmt,
     hosts_of,
+    instance_count,
+    instance_names,
     is_int,
     is_list,
     is_number,
@@ -227,11 +237,192 @@ def _check_packages(name, entry, errors):
             errors.append(fmt(name, "packages", problem))
 
 
+_TARGET_UNIT = re.compile(r"[A-Za-z0-9:_.@\\-]+\.target\Z")
+
+
 def _check_unit(name, entry, errors):
-    if "unit" in entry:
-        problem = unit_problem(entry["unit"])
-        if problem:
-            errors.append(fmt(name, "unit", problem))
+    if "unit" not in entry:
+        return
+    if entry.get("kind", "service") == "service" and instance_count(entry):
+        # Several instances: the unit is the target that groups the instances' units.
+        unit = entry["unit"]
+        if not isinstance(unit, str) or not _TARGET_UNIT.match(unit):
+            errors.append(fmt(name, "unit", "with instances > 1, must be a systemd target grouping the instances' "
+                              "units, such as alicia-%s.target, got %r" % (name, unit)))
+        return
+    problem = unit_problem(entry["unit"])
+    if problem:
+        errors.append(fmt(name, "unit", problem))
+
+
+# ---- Multi-instance services ----------------------------------------------------
+
+INSTANCE_FIELDS = ("instance_ports", "instance_names", "instance_settings")
+_SETTING_TEXT = "a string, number or boolean"
+
+
+def _check_settings(name, field, settings, errors):
+    """``settings`` (and each ``instance_settings.<instance>``): setting name -> scalar."""
+    if not isinstance(settings, dict):
+        errors.append(fmt(name, field, "must be a mapping of setting name to %s, got %s"
+                          % (_SETTING_TEXT, type(settings).__name__)))
+        return
+    for key, value in settings.items():
+        if not isinstance(key, str) or not key.strip() or has_line_break(key):
+            errors.append(fmt(name, field, "setting names must be non-empty one-line strings, got %r" % (key,)))
+        elif not isinstance(value, (str, int, float)):  # bool is an int
+            errors.append(fmt(name, "%s.%s" % (field, key), "must be %s, got %s"
+                              % (_SETTING_TEXT, "null" if value is None else type(value).__name__)))
+        elif has_line_break(value):
+            errors.append(fmt(name, "%s.%s" % (field, key), "contains a newline, carriage return or NUL"))
+
+
+def _check_instance_settings(name, own, names, errors):
+    if not isinstance(own, dict):
+        errors.append(fmt(name, "instance_settings", "must be a mapping of instance name to settings, got %s"
+                          % type(own).__name__))
+        return
+    for instance, settings in own.items():
+        if instance not in names:
+            if names:
+                known = "its instances: %s" % ", ".join(str(n) for n in names)
+            else:
+                known = "it runs one instance; instance_settings needs instances > 1"
+            errors.append(fmt(name, "instance_settings", "%r is not an instance of this service (%s)"
+                              % (instance, known)))
+            continue
+        _check_settings(name, "instance_settings.%s" % instance, settings, errors)
+
+
+def _check_instance_ports(name, entry, count, errors):
+    ports = entry.get("instance_ports")
+    if ports is None:
+        errors.append(fmt(name, "instance_ports", "required when instances > 1: a list of %d ports, one per instance"
+                          % count))
+        return
+    if not is_list(ports):
+        errors.append(fmt(name, "instance_ports", "must be a list of %d ports, one per instance, got %s"
+                          % (count, type(ports).__name__)))
+        return
+    if len(ports) != count:
+        errors.append(fmt(name, "instance_ports", "must list %d ports (instances: %d), got %d"
+                          % (count, count, len(ports))))
+    seen = set()
+    for port in ports:
+        if not _check_port(name, "instance_ports", port, errors):
+            continue
+        if port in seen:
+            errors.append(fmt(name, "instance_ports", "port %d is listed more than once" % port))
+        elif port == entry.get("port"):
+            errors.append(fmt(name, "instance_ports", "port %d is the service's published port (the balancer "
+                              "listens there)" % port))
+        seen.add(port)
+
+
+def _check_instance_names(name, entry, count, errors):
+    names = entry.get("instance_names")
+    if names is None:
+        return
+    if not is_list(names):
+        errors.append(fmt(name, "instance_names", "must be a list of %d instance names, got %s"
+                          % (count, type(names).__name__)))
+        return
+    if len(names) != count:
+        errors.append(fmt(name, "instance_names", "must list %d names (instances: %d), got %d"
+                          % (count, count, len(names))))
+    seen = set()
+    for instance in names:
+        if not isinstance(instance, str) or not INSTANCE_NAME.match(instance):
+            errors.append(fmt(name, "instance_names", "invalid instance name %r: must match %s"
+                              % (instance, INSTANCE_NAME_PATTERN)))
+        elif instance == BALANCED_INSTANCE:
+            errors.append(fmt(name, "instance_names", "'%s' is reserved (the health sweep's name for the balanced "
+                              "published port)" % BALANCED_INSTANCE))
+        elif instance in seen:
+            errors.append(fmt(name, "instance_names", "instance name '%s' is listed more than once" % instance))
+        seen.add(instance)
+
+
+def _check_balanced_health(name, health, errors):
+    """The balancer (HAProxy) checks each instance on the entry's health check:
+    a plain path and a JSON field and value it can match as words."""
+    if health is None:
+        errors.append(fmt(name, "health", "instances > 1 needs a health check (the balancer checks each instance "
+                          "on it)"))
+        return
+    if not isinstance(health, dict):
+        return  # _check_health reports it
+    path = health.get("path")
+    if isinstance(path, str) and path.startswith("/") and not _BALANCER_PATH.match(path):
+        errors.append(fmt(name, "health.path", "with instances > 1, the balancer's check path must be without "
+                          "spaces, quotes, backslashes or '#', got %r" % (path,)))
+    for key in ("json_field", "json_value"):
+        value = health.get(key)
+        if not isinstance(value, str) or not _BALANCER_TOKEN.match(value):
+            errors.append(fmt(name, "health.%s" % key, "with instances > 1, the balancer checks each instance's "
+                              "JSON %s: it must be a word of A-Z, a-z, 0-9, _ and -, got %r"
+                              % (key.replace("json_", ""), value)))
+
+
+def _check_instances(name, entry, runtimes, errors):
+    """instances, instance_ports, instance_names, settings and instance_settings of one entry."""
+    kind = entry.get("kind", "service")
+    count = instance_count(entry)
+    if kind == "broker":
+        if count:
+            errors.append(fmt(name, "instances", "the broker runs one instance, got %r" % (entry["instances"],)))
+        for field in INSTANCE_FIELDS:
+            if entry.get(field) is not None:
+                errors.append(fmt(name, field, "not used by the broker (it runs one instance)"))
+        return
+    if kind != "service":
+        return
+    if entry.get("settings") is not None:
+        _check_settings(name, "settings", entry["settings"], errors)
+    if count is None:
+        instances = entry.get("instances", 1)
+        if not is_int(instances) or instances < 1:
+            return  # reported on instances
+        for field in ("instance_ports", "instance_names"):
+            if entry.get(field) is not None:
+                errors.append(fmt(name, field, "only with instances > 1 (this service runs one instance)"))
+        if entry.get("instance_settings"):
+            _check_instance_settings(name, entry["instance_settings"], [], errors)
+        return
+    runtime = entry.get("runtime")
+    if runtime in runtimes and runtime != "systemd":
+        errors.append(fmt(name, "instances", "instances > 1 needs runtime systemd (runtime %s runs one instance "
+                          "per host)" % (runtime,)))
+    if not isinstance(name, str) or not _BALANCER_NAME.match(name):
+        errors.append(fmt(name, "name", "with instances > 1, the name is the balancer's frontend and backend name: "
+                          "it must start with a letter or digit and have at most 64 characters"))
+    _check_balanced_health(name, entry.get("health"), errors)
+    _check_instance_ports(name, entry, count, errors)
+    _check_instance_names(name, entry, count, errors)
+    if entry.get("instance_settings") is not None:
+        _check_instance_settings(name, entry["instance_settings"], instance_names(name, entry), errors)
+
+
+def _instance_name_clashes(catalogue):
+    """Instance names are unit names (alicia-<instance>.service): unique across
+    the catalogue and never a service's name (alicia-<service>.service)."""
+    found = []
+    owners = {}
+    for name, entry in catalogue.items():
+        if not isinstance(entry, dict) or entry.get("kind", "service") != "service":
+            continue
+        for instance in instance_names(name, entry):
+            if not isinstance(instance, str) or not INSTANCE_NAME.match(instance):
+                continue
+            if instance in catalogue:
+                found.append(fmt(name, "instance_names", "instance name '%s' is the name of service '%s' (both "
+                                 "would be unit alicia-%s.service)" % (instance, instance, instance)))
+            elif owners.get(instance, name) != name:
+                found.append(fmt(name, "instance_names", "instance name '%s' already used by service '%s'"
+                                 % (instance, owners[instance])))
+            else:
+                owners[instance] = name
+    return found
 
 
 def _check_dependencies(name, entry, catalogue, phases, errors):
@@ -601,6 +792,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
     instances = entry.get("instances", 1)
     if not is_int(instances) or instances < 1:
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
+    _check_instances(name, entry, runtimes, found)
     _check_systemd(name, entry, found)
     _check_docker(name, entry, found)
     _check_restart(name, entry, found)
@@ -656,6 +848,7 @@ def errors(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes
     found.extend(_port_clashes(catalogue, groups))
     found.extend(_docker_network_clashes(catalogue, groups))
     found.extend(_username_clashes(catalogue))
+    found.extend(_instance_name_clashes(catalogue))
     # Group the messages by service, in catalogue order (stable).
     position = dict((name, i) for i, name in enumerate(catalogue))
 
@@ -672,8 +865,18 @@ HOST_NETWORK_RUNTIMES = ("systemd", "supervisor", "manual")
 
 
 def _bound_ports(entry):
-    """(field, port) pairs an entry binds on each of its hosts."""
+    """(field, port) pairs an entry binds on each of its hosts.
+
+    A multi-instance service binds its published ``port`` (the balancer) and
+    each of its ``instance_ports`` (the instances, on the loopback address).
+    """
     bound = [("port", entry["port"])]
+    if entry.get("kind", "service") == "service" and instance_count(entry):
+        ports = entry.get("instance_ports")
+        for port in ports if is_list(ports) else []:
+            if is_int(port) and 1 <= port <= 65535:
+                bound.append(("instance_ports", port))
+        return bound
     listen = entry.get("listen_port")
     if entry.get("runtime", "systemd") in HOST_NETWORK_RUNTIMES and is_int(listen) and listen != entry["port"]:
         bound.append(("listen_port", listen))
@@ -692,7 +895,7 @@ def _port_clashes(catalogue, groups):
                 key = (host, port)
                 if key in used and used[key][0] != name:
                     where = "on host '%s'" % host if host is not None else "(services without an inventory share one host)"
-                    theirs = "" if used[key][1] == "port" else " (its listen_port)"
+                    theirs = "" if used[key][1] == "port" else " (its %s)" % used[key][1]
                     found.append(fmt(name, field, "port %d %s already used by service '%s'%s"
                                      % (port, where, used[key][0], theirs)))
                 elif key not in used:

@@ -43,7 +43,10 @@ def log_rotation_policies(catalogue, group_names, defaults, overrides=None, all_
     A service's policy is ``defaults``, then ``{name, kind, enabled: true,
     path, reopen, unit}`` from its catalogue entry (``log.path``,
     ``log.reopen``, ``unit``), then ``overrides[name]``, then
-    ``{file: /etc/logrotate.d/<prefix><name>}``. The broker's (when
+    ``{file: /etc/logrotate.d/<prefix><name>}``. A multi-instance service
+    has one policy per instance instead, each built the same way from the
+    instance's ``name``, ``log`` and ``unit`` and the service's
+    ``log.reopen`` and ``overrides[<service>]``, with ``service: <service>``. The broker's (when
     ``broker_enabled`` and the host runs it) is ``defaults``, then the same
     keys from its entry (kind ``broker``), then ``broker_overrides``, then
     ``{file: broker_policy_file}``. Each step replaces whole keys (Jinja's
@@ -67,18 +70,36 @@ def log_rotation_policies(catalogue, group_names, defaults, overrides=None, all_
     for entry, kind in [(e, "service") for e in services] + [(e, "broker") for e in brokers]:
         name = entry.get("name")
         log = entry.get("log") if isinstance(entry.get("log"), dict) else {}
-        policy = dict(defaults)
-        policy.update({"name": name, "kind": kind, "enabled": True, "path": log.get("path"),
-                       "reopen": log.get("reopen"), "unit": entry.get("unit")})
-        if kind == "service":
-            own = overrides.get(name)
-            policy.update(own if isinstance(own, dict) else {})
-            policy["file"] = "/etc/logrotate.d/%s%s" % (prefix, name)
-        else:
-            policy.update(broker_overrides)
-            policy["file"] = broker_policy_file
-        policies.append(policy)
+        for own_name, path, unit in _logs(entry, kind, log):
+            policy = dict(defaults)
+            policy.update({"name": own_name, "kind": kind, "enabled": True, "path": path,
+                           "reopen": log.get("reopen"), "unit": unit})
+            if kind == "service":
+                if own_name != name:
+                    policy["service"] = name
+                own = overrides.get(name)
+                policy.update(own if isinstance(own, dict) else {})
+                policy["file"] = "/etc/logrotate.d/%s%s" % (prefix, own_name)
+            else:
+                policy.update(broker_overrides)
+                policy["file"] = broker_policy_file
+            policies.append(policy)
     return policies
+
+
+def _logs(entry, kind, log):
+    """(policy name, log path, unit) of each log an entry writes.
+
+    A multi-instance service (a non-empty ``instance_list``) writes one log
+    per instance, each by its own unit (its ``unit`` is a target, which
+    cannot be signalled): one policy per instance, named after it, with the
+    service's ``reopen`` and overrides. Any other entry: its ``log.path``
+    and ``unit``.
+    """
+    instances = entry.get("instance_list") if kind == "service" else None
+    if is_list(instances) and instances:
+        return [(i.get("name"), i.get("log"), i.get("unit")) for i in instances if isinstance(i, dict)]
+    return [(entry.get("name"), log.get("path"), entry.get("unit"))]
 
 
 def _text(value):

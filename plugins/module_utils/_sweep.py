@@ -9,10 +9,11 @@ and ``uptime_s`` from each ``/health`` body; the verdict is health.py's
 ``judge()``, the same as the ``health_gate`` module's.
 
 On the controller (the ``health_sweep_*`` filters): ``errors()`` checks the
-playbook's options, ``endpoints()`` lists what a host runs (the only place
-that knows how many instances a service has), ``broker_check()`` says how
-to reach the broker, ``rows()`` turns every host's results into one report,
-``table()`` and ``problems()`` print it.
+playbook's options, ``endpoints()`` lists what a host runs (through
+``service_instances()``, the only place that knows how many instances a
+service has), ``broker_check()`` says how to reach the broker, ``rows()``
+turns every host's results into one report, ``table()`` and ``problems()``
+print it.
 
 Standard library only; imports only health.py, so the module stays small.
 """
@@ -232,14 +233,27 @@ def errors(catalogue, service=None, groups=None, health_format="table", check_se
     return found
 
 
+# The row of a multi-instance service's published port, served by the balancer
+# (HAProxy); the catalogue refuses it as an instance name.
+BALANCED = "balanced"
+
+
 def service_instances(entry):
     """The instances of one service on each host of its group: [{instance, port}].
 
     The one place that knows how a service's instances are named and on
-    which port each listens: today every service runs one instance, named
-    after the service, on its ``listen_port``. Multi-instance support
-    extends this function; endpoints() and rows() follow.
+    which port each listens: a single-instance service runs one instance,
+    named after the service, on its ``listen_port``; a multi-instance
+    service (a non-empty resolved ``instance_list``) one per instance, on
+    the instance's ``listen_port``, plus ``balanced``, its published
+    ``port``, where the balancer (HAProxy) answers. endpoints() and rows()
+    follow.
     """
+    instances = entry.get("instance_list")
+    if isinstance(instances, list) and instances:
+        found = [{"instance": instance["name"], "port": instance["listen_port"]} for instance in instances]
+        found.append({"instance": BALANCED, "port": entry["port"]})
+        return found
     return [{"instance": entry["name"], "port": entry["listen_port"]}]
 
 

@@ -13,7 +13,7 @@ public face of the others, one concern each, whose names it re-exports:
 - _catalogue_base: CatalogueError, native, merge, constants
 - _catalogue_validate: errors, validate (the preflight checks)
 - _catalogue_order: find_cycles, order, phase_services
-- _catalogue_hosts: host_services, host_packages, health_endpoints, service_env
+- _catalogue_hosts: host_services, host_packages, health_endpoints, service_env, balancer_services
 - _catalogue_graph: graph
 - _validation, _network: checks of single values, shared with the role-input checks
   (_network, _logpolicy, _broker)
@@ -28,14 +28,20 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     DEFAULT_PHASES,
     DEFAULT_RUNTIMES,
     DEPENDENCY_TYPES,
+    INSTANCE_NAME,
     KINDS,
+    instance_count,
+    instance_log,
+    instance_names,
     is_list,
     merge,
     native,
     unique,
+    well_formed_ports,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_graph import graph
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts import (
+    balancer_services,
     health_endpoints,
     host_packages,
     host_services,
@@ -50,7 +56,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_validat
 
 __all__ = [
     "BROKER_LOG", "BROKER_PACKAGES", "BROKER_UNIT", "CatalogueError", "DEFAULT_PHASES", "DEFAULT_RUNTIMES",
-    "DEPENDENCY_TYPES", "KINDS", "errors", "find_cycles", "graph", "health_endpoints", "host_packages",
+    "DEPENDENCY_TYPES", "KINDS", "balancer_services", "errors", "find_cycles", "graph", "health_endpoints", "host_packages",
     "host_services", "merge", "mqtt_errors", "native", "order", "phase_services", "resolve", "resolve_entry",
     "service_env", "validate",
 ]
@@ -97,6 +103,36 @@ def _broker_base(defaults):
     return base
 
 
+def _instance_list(name, entry):
+    """The instances of a multi-instance service (see docs/catalogue.md), or []
+    for one instance or when instance_ports or instance_names are malformed
+    (errors() reports those)."""
+    count = instance_count(entry)
+    if count is None:
+        return []
+    ports = well_formed_ports(entry.get("instance_ports"), count)
+    names = instance_names(name, entry)
+    if ports is None or len(names) != count or not all(isinstance(n, str) and INSTANCE_NAME.match(n) for n in names):
+        return []
+    settings = entry.get("settings") if isinstance(entry.get("settings"), dict) else {}
+    own = entry.get("instance_settings") if isinstance(entry.get("instance_settings"), dict) else {}
+    log = entry.get("log") if isinstance(entry.get("log"), dict) else {}
+    result = []
+    for index, (instance, port) in enumerate(zip(names, ports), 1):
+        merged = dict(settings)
+        if isinstance(own.get(instance), dict):
+            merged.update(own[instance])
+        result.append({
+            "name": instance,
+            "index": index,
+            "listen_port": port,
+            "unit": "alicia-%s.service" % instance,
+            "log": instance_log(log.get("path"), instance),
+            "settings": merged,
+        })
+    return result
+
+
 def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHASES, broker="mqtt_broker"):
     """Return the resolved form of one catalogue entry (see docs/catalogue.md).
 
@@ -122,7 +158,9 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
     if "port" in entry and entry.get("listen_port") is None:
         entry["listen_port"] = entry["port"]
     if entry.get("unit") is None:
-        entry["unit"] = "alicia-%s.service" % name
+        # Several instances: a target grouping the instances' units.
+        suffix = "target" if kind != "broker" and instance_count(entry) else "service"
+        entry["unit"] = "alicia-%s.%s" % (name, suffix)
     if entry.get("packages") is None:
         entry["packages"] = []
 
@@ -143,6 +181,8 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
         entry["env"] = {}
         entry["secrets"] = []
         entry["mqtt"] = None
+        entry["settings"] = {}
+        entry["instance_list"] = []
         return entry
 
     mqtt = entry.get("mqtt") or {}
@@ -174,6 +214,9 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
     log = entry.get("log") or {}
     if isinstance(log, dict):
         entry["log"] = merge({"path": "/var/log/alicia/%s.log" % name, "reopen": "copytruncate"}, log)
+    if entry.get("settings") is None:
+        entry["settings"] = {}
+    entry["instance_list"] = _instance_list(name, entry)
     return entry
 
 

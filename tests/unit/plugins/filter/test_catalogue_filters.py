@@ -15,7 +15,7 @@ from ansible_collections.alicia.platform.plugins.filter.catalogue import FilterM
 FILTERS = FilterModule().filters()
 NAMES = ["catalogue_resolve", "catalogue_validate", "catalogue_errors", "catalogue_order", "catalogue_phase",
          "catalogue_health_endpoints", "catalogue_service_env", "catalogue_graph", "catalogue_host_services",
-         "catalogue_host_packages", "catalogue_target_errors"]
+         "catalogue_host_packages", "catalogue_target_errors", "catalogue_balancer_services"]
 
 
 @pytest.fixture
@@ -67,6 +67,38 @@ def test_host_services_and_packages(resolved):
         FILTERS["catalogue_host_services"](resolved, ["alicia_voice"], "daemon")
     with pytest.raises(AnsibleFilterError, match="catalogue: base packages"):
         FILTERS["catalogue_host_packages"](resolved, ["alicia_voice"], "nftables")
+
+
+def test_balancer_services(catalogue_defaults):
+    d = catalogue_defaults
+    multi = FILTERS["catalogue_resolve"](d["catalogue_services"],
+                                         {"tts_service": {"instances": 2, "instance_ports": [8031, 8032]}},
+                                         d["catalogue_service_defaults"], d["catalogue_environment"],
+                                         d["catalogue_phases"], d["catalogue_broker"])
+    services = FILTERS["catalogue_balancer_services"](multi, ["alicia", "alicia_voice"])
+    assert [(s["name"], s["port"], [(x["name"], x["address"], x["port"]) for x in s["servers"]]) for s in services] == [
+        ("tts_service", 8003, [("tts_service-1", "127.0.0.1", 8031), ("tts_service-2", "127.0.0.1", 8032)])]
+    assert FILTERS["catalogue_balancer_services"](multi, ["alicia_core"]) == []
+    with pytest.raises(AnsibleFilterError, match="catalogue: group_names must be a list"):
+        FILTERS["catalogue_balancer_services"](multi, None)
+
+
+def test_target_errors_passes_the_instance_as_instance_name(monkeypatch, shipped):
+    """instance_name, not instance: ansible-core 2.19 calls filters through
+    JinjaPluginIntercept._invoke_plugin(instance, *args, **kwargs), so a keyword
+    argument named instance can never reach a filter. Without it, target_errors
+    gets no instance argument at all."""
+    from ansible_collections.alicia.platform.plugins.filter import catalogue as module
+    calls = []
+    monkeypatch.setattr(module, "target_errors", lambda *args, **kwargs: calls.append((args, kwargs)) or [])
+    groups = {"alicia_voice": ["app1"]}
+    assert FILTERS["catalogue_target_errors"](shipped, groups, "tts_service", None, "restart", True,
+                                              instance_name="tts-secondary") == []
+    FILTERS["catalogue_target_errors"](shipped, groups, "tts_service")
+    assert [kwargs for _args, kwargs in calls] == [
+        {"service": "tts_service", "host": None, "operation": "restart", "require_service": True,
+         "instance": "tts-secondary"},
+        {"service": "tts_service", "host": None, "operation": "operation", "require_service": False}]
 
 
 def test_order_phase_endpoints_env_graph(resolved):

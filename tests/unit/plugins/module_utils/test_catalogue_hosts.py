@@ -76,3 +76,15 @@ def test_host_packages_bad_entry(resolve):
         cat.host_packages(catalogue, ["alicia_voice"])
     assert str(info.value) == ("catalogue: service 'stt_service' field 'packages': must be a list of Debian package "
                                "names, got 'sox'")
+
+
+def test_host_packages_of_a_multi_instance_service(resolve):
+    """The balancer role's HAProxy and socat, on the hosts that run several instances of a service."""
+    catalogue = resolve({"tts_service": {"instances": 2, "instance_ports": [8031, 8032]}})
+    assert cat.host_packages(catalogue, ["alicia_voice"], BASE) == [
+        "haproxy", "logrotate", "nftables", "python3-paho-mqtt", "socat"]
+    assert cat.host_packages(catalogue, ["alicia_broker", "alicia_core"], BASE) == [
+        "logrotate", "mosquitto", "nftables", "python3-cryptography", "python3-paho-mqtt"]
+    # Malformed instance fields give no instance list (preflight reports them), so no balancer.
+    malformed = resolve({"tts_service": {"instances": 2}})
+    assert "haproxy" not in cat.host_packages(malformed, ["alicia_voice"], BASE)

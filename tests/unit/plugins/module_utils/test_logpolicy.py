@@ -157,3 +157,26 @@ def test_errors_bad_arguments(shipped):
         "log_rotation_overrides: must be a mapping of service name to policy keys, got list",
         "log rotation: the policies must be a list (from log_rotation_policies), got str"]
     assert log_rotation_errors([None], None, shipped) == ["log rotation: a policy must be a mapping, got None"]
+
+
+def test_multi_instance_service_one_policy_per_instance(resolve, defaults):
+    """Each instance writes its own log, by its own unit: one policy each, rotated like the service's log."""
+    catalogue = resolve({"tts_service": {"instances": 2, "instance_ports": [8031, 8032],
+                                         "log": {"path": "/srv/tts/tts.log", "reopen": "signal"}}})
+    policies = log_rotation_policies(catalogue, ["alicia_voice"], defaults, {"tts_service": {"size": "10M"}},
+                                     prefix="x-")
+    tts = [p for p in policies if p.get("service") == "tts_service"]
+    assert [(p["name"], p["path"], p["unit"], p["reopen"], p["size"], p["file"]) for p in tts] == [
+        ("tts_service-1", "/srv/tts/tts_service-1.log", "alicia-tts_service-1.service", "signal", "10M",
+         "/etc/logrotate.d/x-tts_service-1"),
+        ("tts_service-2", "/srv/tts/tts_service-2.log", "alicia-tts_service-2.service", "signal", "10M",
+         "/etc/logrotate.d/x-tts_service-2")]
+    # No policy signals the target, and single-instance services keep theirs.
+    assert "tts_service" not in by_name(policies)
+    assert by_name(policies)["stt_service"]["unit"] == "alicia-stt_service.service"
+    assert log_rotation_errors(policies, {"tts_service": {"size": "10M"}}, catalogue) == []
+    # An override of the path would rotate one file for every instance: reported.
+    overrides = {"tts_service": {"path": "/srv/tts/all.log"}}
+    policies = log_rotation_policies(catalogue, ["alicia_voice"], defaults, overrides)
+    assert log_rotation_errors(policies, overrides, catalogue) == [
+        "log rotation: path /srv/tts/all.log is rotated by more than one policy (tts_service-1, tts_service-2)"]

@@ -214,8 +214,34 @@ def test_endpoints_follow_the_catalogue(resolve):
             got["tts_service"]["json_field"]) == ("http://127.0.0.1:9003/ready", 9003, [204], None)
 
 
-def test_service_instances_is_one_per_service_today(shipped):
+def test_service_instances_of_a_single_instance_service(shipped):
     assert sweep.service_instances(shipped["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+
+
+MULTI_TTS = {"tts_service": {"instances": 2, "instance_ports": [8031, 8032],
+                             "instance_names": ["tts-primary", "tts-secondary"]}}
+
+
+def test_service_instances_of_a_multi_instance_service(resolve):
+    """One row per instance on its own port, and one for the published port, served by the balancer."""
+    catalogue = resolve(MULTI_TTS)
+    assert sweep.service_instances(catalogue["tts_service"]) == [
+        {"instance": "tts-primary", "port": 8031}, {"instance": "tts-secondary", "port": 8032},
+        {"instance": "balanced", "port": 8003}]
+    default_names = resolve({"tts_service": {"instances": 3, "instance_ports": [8031, 8032, 8033]}})
+    assert [i["instance"] for i in sweep.service_instances(default_names["tts_service"])] == [
+        "tts_service-1", "tts_service-2", "tts_service-3", "balanced"]
+    # Malformed fields resolve to no instances (preflight reports them): the service's own row.
+    malformed = resolve({"tts_service": {"instances": 2, "instance_ports": [8031]}})
+    assert sweep.service_instances(malformed["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+    got = sweep.endpoints(catalogue, ["alicia_voice"], "lab1")
+    assert [(e["service"], e["instance"], e["url"]) for e in got] == [
+        ("stt_service", "stt_service", "http://127.0.0.1:8001/health"),
+        ("ai_service", "ai_service", "http://127.0.0.1:8002/health"),
+        ("tts_service", "tts-primary", "http://127.0.0.1:8031/health"),
+        ("tts_service", "tts-secondary", "http://127.0.0.1:8032/health"),
+        ("tts_service", "balanced", "http://127.0.0.1:8003/health"),
+        ("voice_router", "voice_router", "http://127.0.0.1:8004/health")]
 
 
 def test_errors_accept_good_options(shipped):
@@ -349,6 +375,18 @@ def test_rows_for_one_service_and_without_broker_row(shipped):
     assert sweep.rows(shipped, {"lab1": {"groups": ["alicia_broker"]}}) == []
     with pytest.raises(sweep.SweepError, match="hosts must map"):
         sweep.rows(shipped, ["lab1"])
+
+
+def test_rows_and_problems_of_a_multi_instance_service(resolve):
+    catalogue = resolve(MULTI_TTS)
+    expected = sweep.endpoints(catalogue, ["alicia_voice"], "app1", service="tts_service")
+    results = _probe_results(expected)
+    results["results"][1].update({"status": "unreachable", "error": "connection refused", "http_status": None})
+    rows = sweep.rows(catalogue, {"app1": {"groups": ["alicia_voice"], "sweep": results}}, service="tts_service")
+    assert [(r["instance"], r["port"], r["status"]) for r in rows] == [
+        ("balanced", 8003, "healthy"), ("tts-primary", 8031, "healthy"), ("tts-secondary", 8032, "unreachable")]
+    assert sweep.problems(rows) == ["tts_service instance tts-secondary on app1 port 8032: unreachable "
+                                    "(connection refused)"]
 
 
 def test_table_aligns_columns_and_counts():
