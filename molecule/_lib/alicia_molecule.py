@@ -17,15 +17,19 @@ PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def resolved_catalogue():
-    """The resolved catalogue from the shipped defaults (no inventory overrides)."""
+def resolved_catalogue(overrides=None):
+    """The resolved catalogue from the shipped defaults, with a scenario's
+    ``overrides`` (a catalogue_overrides mapping, or the path of a YAML file holding one)."""
     collections = os.path.join(PROJECT, ".collections")
     if collections not in sys.path:
         sys.path.insert(0, collections)
     from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
     with open(os.path.join(PROJECT, "roles", "catalogue", "defaults", "main.yml")) as handle:
         d = yaml.safe_load(handle)
-    return cat.resolve(d["catalogue_services"], defaults=d["catalogue_service_defaults"],
+    if isinstance(overrides, str):
+        with open(overrides) as handle:
+            overrides = yaml.safe_load(handle)
+    return cat.resolve(d["catalogue_services"], overrides=overrides, defaults=d["catalogue_service_defaults"],
                        environment=d["catalogue_environment"], phases=d["catalogue_phases"],
                        broker=d["catalogue_broker"])
 

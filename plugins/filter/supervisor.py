@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import native
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_validate import host_runtime_errors
 from ansible_collections.alicia.platform.plugins.module_utils._supervisor import SupervisorError, environment_value
 
@@ -21,8 +22,8 @@ def supervisor_environment(env, service=None):
         raise AnsibleFilterError("supervisor: %s%s" % (where, to_native(exc)))
 
 
-def service_runtime_errors(value, host=None):
-    return host_runtime_errors(value, host)
+def service_runtime_errors(value, host=None, catalogue=None, group_names=None):
+    return host_runtime_errors(value, host, catalogue=native(catalogue), group_names=native(group_names))
 
 
 class FilterModule(object):

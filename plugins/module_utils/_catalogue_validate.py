@@ -723,15 +723,28 @@ def restart_problems(restart):
 HOST_RUNTIMES = ("systemd", "supervisor", "manual")
 
 
-def host_runtime_errors(value, host=None):
-    """Problems of a host's ``service_runtime`` ("" or None: each entry's own runtime)."""
+def host_runtime_errors(value, host=None, catalogue=None, group_names=None):
+    """Problems of a host's ``service_runtime`` ("" or None: each entry's own runtime).
+
+    With the resolved ``catalogue`` and the host's ``group_names``: a runtime
+    other than systemd forced on a host that runs a multi-instance service
+    (only systemd runs several instances) names that service.
+    """
     if value is None or value == "":
         return []
+    where = " on host '%s'" % host if host else ""
     if not isinstance(value, str) or value not in HOST_RUNTIMES:
-        where = " on host '%s'" % host if host else ""
         return ["service_runtime%s: must be one of %s (or empty: each service's own runtime), got %r"
                 % (where, ", ".join(HOST_RUNTIMES), value)]
-    return []
+    found = []
+    if value != "systemd" and isinstance(catalogue, dict):
+        groups = set(group_names or [])
+        for name, entry in catalogue.items():
+            if (isinstance(entry, dict) and entry.get("kind", "service") == "service" and entry.get("group") in groups
+                    and entry.get("instance_list")):
+                found.append("service_runtime%s: %s cannot run service '%s': it has %d instances (field 'instances'), "
+                             "which only the systemd runtime runs" % (where, value, name, len(entry["instance_list"])))
+    return found
 
 
 def _check_restart(name, entry, errors):

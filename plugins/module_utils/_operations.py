@@ -15,13 +15,15 @@ def _services(catalogue):
                   if isinstance(entry, dict) and entry.get("kind", "service") == "service")
 
 
-def target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False):
-    """Problems with an operation's ``service`` and ``host`` (both optional,
-    unless ``require_service``).
+def target_errors(catalogue, groups, service=None, host=None, operation="operation", require_service=False,
+                  instance=None):
+    """Problems with an operation's ``service``, ``host`` and ``instance``
+    (all optional, unless ``require_service``).
 
     ``service`` must name a catalogue service (not the broker); ``host``
     must be an inventory host and, with a service, one of the hosts of the
-    service's group. ``groups`` is the inventory's ``groups``.
+    service's group; ``instance`` needs a service and must name one of its
+    instances (a multi-instance service). ``groups`` is the inventory's ``groups``.
     """
     errors = []
     known = _services(catalogue)
@@ -46,4 +48,14 @@ def target_errors(catalogue, groups, service=None, host=None, operation="operati
             errors.append("%s: host: %s does not run %s (the hosts of group %s: %s)"
                           % (operation, host, service, entry.get("group"),
                              ", ".join(groups.get(entry.get("group")) or []) or "none"))
+    if instance is not None and instance != "":
+        names = [i.get("name") for i in (entry or {}).get("instance_list") or [] if isinstance(i, dict)]
+        if service is None:
+            errors.append("%s: instance: needs a service (-e service=<name> -e instance=<instance>)" % operation)
+        elif entry is not None and not names:
+            errors.append("%s: instance: service %s runs one instance (no instance %r); drop -e instance"
+                          % (operation, service, instance))
+        elif entry is not None and instance not in names:
+            errors.append("%s: instance: service %s has no instance %r; its instances are: %s"
+                          % (operation, service, instance, ", ".join(names)))
     return errors

@@ -80,7 +80,8 @@ def addresses(broker, app1, app2, outsider):
 
 # ---- the catalogue --------------------------------------------------------------
 
-CATALOGUE = resolved_catalogue()
+# The shipped catalogue with the scenario's overrides (two TTS instances).
+CATALOGUE = resolved_catalogue(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml"))
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
 
 
@@ -150,14 +151,15 @@ def test_broker_runs_only_on_the_broker_host(broker, app1, app2):
 
 
 def unit_states(host, services):
-    """service -> ActiveState of its unit ("inactive" also for a unit that does not exist)."""
-    units = ["alicia-%s.service" % s for s in services]
+    """service -> (LoadState, ActiveState) of its unit (a multi-instance
+    service's is its target); "not-found", "inactive" for a unit that does not exist."""
+    units = [CATALOGUE[s]["unit"] for s in services]
     out = host.run("systemctl show --property=Id,ActiveState,LoadState" + " %s" * len(units), *units).stdout
-    states = {}
+    by_unit = {}
     for block in out.strip().split("\n\n"):
         props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        states[props["Id"][len("alicia-"):-len(".service")]] = (props["LoadState"], props["ActiveState"])
-    return states
+        by_unit[props["Id"]] = (props["LoadState"], props["ActiveState"])
+    return dict((s, by_unit[CATALOGUE[s]["unit"]]) for s in services)
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUT))

@@ -95,3 +95,18 @@ def test_host_runtime_invalid_names_host_and_value(value):
     assert host_runtime_errors(value, "h1") == [
         "service_runtime on host 'h1': must be one of systemd, supervisor, manual (or empty: each service's own "
         "runtime), got %r" % (value,)]
+
+
+def test_a_forced_runtime_other_than_systemd_refuses_a_multi_instance_service_of_the_host():
+    catalogue = {
+        "tts_service": {"kind": "service", "group": "alicia_voice",
+                        "instance_list": [{"name": "tts-primary"}, {"name": "tts-secondary"}]},
+        "stt_service": {"kind": "service", "group": "alicia_voice", "instance_list": []},
+        "device_manager": {"kind": "service", "group": "alicia_devices", "instance_list": [{"name": "dm-1"}, {"name": "dm-2"}]},
+    }
+    assert host_runtime_errors("supervisor", "h1", catalogue=catalogue, group_names=["alicia_voice"]) == [
+        "service_runtime on host 'h1': supervisor cannot run service 'tts_service': it has 2 instances "
+        "(field 'instances'), which only the systemd runtime runs"]
+    assert host_runtime_errors("systemd", "h1", catalogue=catalogue, group_names=["alicia_voice"]) == []
+    assert host_runtime_errors("manual", "h2", catalogue=catalogue, group_names=["alicia_core"]) == []
+    assert host_runtime_errors("", "h1", catalogue=catalogue, group_names=["alicia_voice"]) == []

@@ -48,6 +48,20 @@ def test_unknown_host_and_host_that_does_not_run_the_service():
     assert error == "restart: host: app2 does not run stt_service (the hosts of group alicia_voice: app1)"
 
 
+def test_an_instance_of_a_multi_instance_service():
+    catalogue = dict(CATALOGUE, tts_service={"kind": "service", "group": "alicia_voice", "instance_list": [
+        {"name": "tts-primary", "listen_port": 8031}, {"name": "tts-secondary", "listen_port": 8032}]})
+    assert target_errors(catalogue, GROUPS, "tts_service", instance="tts-secondary", operation="restart") == []
+    assert target_errors(catalogue, GROUPS, "tts_service", instance="", operation="restart") == []
+    [error] = target_errors(catalogue, GROUPS, "tts_service", instance="tts-3", operation="restart")
+    assert error == ("restart: instance: service tts_service has no instance 'tts-3'; "
+                     "its instances are: tts-primary, tts-secondary")
+    [error] = target_errors(catalogue, GROUPS, "stt_service", instance="stt-1", operation="restart")
+    assert error == "restart: instance: service stt_service runs one instance (no instance 'stt-1'); drop -e instance"
+    [error] = target_errors(catalogue, GROUPS, None, instance="tts-primary", operation="restart")
+    assert error.startswith("restart: instance: needs a service")
+
+
 def test_the_filter_wraps_the_function():
     errors = FilterModule().filters()["catalogue_target_errors"](CATALOGUE, GROUPS, "x", None, "restart", True)
     assert len(errors) == 1 and "unknown service 'x'" in errors[0]
