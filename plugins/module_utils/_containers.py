@@ -8,13 +8,22 @@ docker call goes through a ``Docker`` object built on a ``run`` callable
 (``module.run_command`` in the module, anything in tests): the docker CLI
 is all the host needs.
 
-Flow: ``check_args`` (every problem with the arguments), ``read_state``
-(one ``docker network inspect``, one ``docker image inspect`` of every image
-wanted, one ``docker container inspect`` of every container named), ``plan``
-(what to do and the problems that stop the run before anything changes),
-then ``reconcile`` creates the network, loads the base image, builds the
-missing images, stops and removes in one call each, creates each new
-container, starts in one call, and reads the started containers again.
+Flow: ``check_args`` (every problem with the arguments), ``plan`` (reads
+the host - one ``docker network inspect`` of every network named, one
+``docker image inspect`` of every image wanted, one ``docker container
+inspect`` of every container named - and decides what to do and the
+problems that stop the run before anything changes), then ``reconcile``
+creates the network, loads the base image, builds the missing images,
+stops and removes in one call each, (with ``recreate_network``: removes the
+network and creates it again), creates each new container, starts in one
+call, and reads the started containers again.
+
+A container is recreated when the network it should be on is not the one
+it points at: Docker remembers the network's id in the container
+(``NetworkSettings.Networks.<name>.NetworkID``) and ``docker start`` of a
+container whose network was removed, or removed and created again under
+the same name, fails with ``network <id> not found``.
+
 Nothing here prints or exits; errors are ``ContainersError`` with the
 partial result attached. Environment files are only ever named to docker
 (``--env-file``), never read here, and the containers' environment that
@@ -121,6 +130,7 @@ def argument_spec():
         base_image_archive=dict(type="str"),
         base_image_load=dict(type="path"),
         prune_images=dict(type="bool", default=False),
+        recreate_network=dict(type="bool", default=False),
         wait=dict(type="float", default=0),
         docker=dict(type="path"),
     )
@@ -261,7 +271,7 @@ def _check_container(where, spec, network, errors):
                       % (where, name))
 
 
-def check_args(containers, restart=None, absent=None, network=None, wait=0):
+def check_args(containers, restart=None, absent=None, network=None, wait=0, recreate_network=False):
     """Every problem with the arguments as a list of messages (empty when fine); no docker call."""
     errors = []
     names = []
@@ -295,6 +305,8 @@ def check_args(containers, restart=None, absent=None, network=None, wait=0):
     if network:
         if not _NAME.match(network.get("name") or ""):
             errors.append("network.name %r is not a Docker network name" % (network.get("name"),))
+    elif recreate_network:
+        errors.append("recreate_network needs network (the network to remove and create again)")
     if wait is not None and wait < 0:
         errors.append("wait must be 0 or more seconds, got %r" % (wait,))
     return errors
@@ -340,7 +352,8 @@ class Docker(object):
         except ValueError:
             raise ContainersError("docker %s inspect %s printed no JSON (rc %d): %s"
                                   % (kind, " ".join(names), rc, _trim(err or out) or "no output"))
-        if rc != 0 and not documents and "no such" not in (err or "").lower():
+        # "Error: No such network: x" (docker 20.10's CLI), "Error response from daemon: network x not found" (newer).
+        if rc != 0 and not documents and "no such" not in (err or "").lower() and "not found" not in (err or ""):
             raise ContainersError("docker %s inspect %s failed (rc %d): %s"
                                   % (kind, " ".join(names), rc, _trim(err or out) or "no output"))
         found = {}
@@ -479,6 +492,8 @@ class Plan(object):
 
     def __init__(self):
         self.network_create = None   # the docker network create argv
+        self.network_remove = None   # recreate_network: the name of the network removed first (when it exists)
+        self.network_id = None       # the Id of the network as read (None when missing)
         self.base_load = False
         self.base_missing = False
         self.builds = []             # [(tag, context)]
@@ -514,14 +529,49 @@ def network_create_args(network):
     return args
 
 
-def _route_overlaps(subnet, routes):
-    """The host routes (from /proc/net/route) that overlap a subnet, as text."""
+def _route_overlaps(subnet, routes, ignore=()):
+    """The host routes (from /proc/net/route) that overlap a subnet, as text (those on ``ignore`` interfaces left out)."""
     wanted = ipaddress.ip_network(subnet, strict=False)
     found = []
     for interface, network in routes:
+        if interface in ignore:
+            continue
         if network.prefixlen and network.overlaps(wanted):
             found.append("%s on %s" % (network, interface))
     return found
+
+
+def bridge_interface(existing):
+    """The host interface of a bridge network (its route is its own, not an overlap): br-<id12> or the name option."""
+    options = existing.get("Options") or {}
+    return options.get("com.docker.network.bridge.name") or "br-%s" % (existing.get("Id") or "")[:12]
+
+
+def network_reason(name, document, networks, default_network, recreated=None):
+    """Why an existing container must be recreated for its network ``name``, or None.
+
+    ``networks`` maps the names of the networks that exist to their inspect
+    documents. Docker starts a stopped container on the network id it was
+    attached to, so a network removed (and maybe created again: a new id)
+    under it makes ``docker start`` fail; a container taken off its network
+    (docker network disconnect) would run unreachable. An id not recorded
+    yet (created, never started) is resolved by name: nothing to do.
+    """
+    if recreated == name:
+        return "network %s is recreated" % name
+    attached = ((document.get("NetworkSettings") or {}).get("Networks")) or {}
+    if name not in attached:
+        return "not attached to network %s" % name
+    current = networks.get(name)
+    if current is None:
+        if name == default_network:
+            return "network %s was removed (it is created again)" % name
+        return None
+    was = (attached[name] or {}).get("NetworkID") or ""
+    if was and current.get("Id") and was != current["Id"]:
+        return "network %s was recreated (the container points at its old id %s, now %s)" % (
+            name, was[:HASH_LENGTH], current["Id"][:HASH_LENGTH])
+    return None
 
 
 def read_routes(path="/proc/net/route"):
@@ -555,14 +605,25 @@ def plan(params, docker, check_mode=False, users=resolve_user, routes=read_route
     absent = params.get("absent") or []
     network = params.get("network")
     default_network = network["name"] if network else None
+    recreate = bool(network and params.get("recreate_network"))
 
-    # The network.
+    # The networks: one inspect of O(network) and of every other network a container joins.
+    wanted_networks = [default_network] if network else []
+    for spec in containers:
+        if spec.get("network") and spec["network"] not in wanted_networks:
+            wanted_networks.append(spec["network"])
+    networks = docker.inspect("network", wanted_networks)
     if network:
-        existing = docker.inspect("network", [network["name"]]).get(network["name"])
-        if existing is None:
+        existing = networks.get(network["name"])
+        result.network_id = (existing or {}).get("Id")
+        if existing is None or recreate:
             result.network_create = network_create_args(network)
+            if recreate and existing is not None:
+                result.network_remove = network["name"]
             if network.get("subnet"):
-                overlaps = _route_overlaps(network["subnet"], routes())
+                # The network being replaced routes its own subnet.
+                ignore = [bridge_interface(existing)] if existing is not None else []
+                overlaps = _route_overlaps(network["subnet"], routes(), ignore)
                 if overlaps:
                     result.problems.append(
                         "network %s: subnet %s overlaps the host's route(s) %s: containers could not reach those "
@@ -618,6 +679,10 @@ def plan(params, docker, check_mode=False, users=resolve_user, routes=read_route
     states = dict((name, container_state(found.get(name))) for name in names)
     for spec in containers:
         name = spec["name"]
+        joins = spec.get("network") or default_network
+        if joins != default_network and joins not in networks and not check_mode:
+            result.problems.append("%s: network %s does not exist on the host (only network.name is created)"
+                                   % (name, joins))
         try:
             user = users(spec.get("user"), spec.get("group"))
         except KeyError as exc:
@@ -639,6 +704,10 @@ def plan(params, docker, check_mode=False, users=resolve_user, routes=read_route
                 why.append("image %s was rebuilt" % image)
             elif image not in images:
                 why.append("image %s is new" % image)
+            reason = network_reason(joins, document, networks, default_network,
+                                    recreated=result.network_remove)
+            if reason:
+                why.append(reason)
             if name in restart:
                 why.append("asked to restart (its files changed)")
             env_file = spec.get("env_file")
@@ -661,6 +730,17 @@ def plan(params, docker, check_mode=False, users=resolve_user, routes=read_route
             result.actions[name] = []
     for name in absent:
         result.actions[name] = ["removed"] if states[name]["exists"] else []
+
+    # recreate_network: Docker refuses to remove a network a running container is attached to.
+    if result.network_remove:
+        going = [n for n in names if set(result.actions.get(n) or []) & {"removed", "recreated"}]
+        attached = sorted((entry or {}).get("Name") or container_id[:HASH_LENGTH] for container_id, entry
+                          in ((networks[default_network].get("Containers")) or {}).items())
+        blocking = [n for n in attached if n not in going]
+        if blocking:
+            result.problems.append(
+                "network %s cannot be recreated: %s running on it and not in this call's containers (on this "
+                "network) or absent; stop them or list them" % (default_network, ", ".join(blocking)))
     return result, states, images
 
 
@@ -679,6 +759,8 @@ class Outcome(object):
         self.done = dict((name, []) for name in self.names)
         self.reasons = {}
         self.network_created = False
+        self.network_recreated = False
+        self.network = None          # {name, id_before, id} when the call has a network
         self.base_image_loaded = False
         self.built = []
         self.pruned = []
@@ -712,11 +794,20 @@ class Outcome(object):
                 before_lines.append("%s: %s\n" % (name, before_text))
                 after_lines.append("%s: %s\n" % (name, after_text))
                 changed_lines.append("%s %s -> %s" % (name, before_text, after_text))
-        changed = bool(changed_lines or self.network_created or self.base_image_loaded or self.built or self.pruned)
+        changed = bool(changed_lines or self.network_created or self.network_recreated or self.base_image_loaded
+                       or self.built or self.pruned)
         result = dict(changed=changed, containers=containers, network_created=self.network_created,
+                      network_recreated=self.network_recreated,
                       base_image_loaded=self.base_image_loaded, built=list(self.built), pruned=list(self.pruned))
+        if self.network is not None:
+            result["network"] = dict(self.network)
         result.update(lists)
         parts = []
+        if self.network_recreated:
+            network = self.network or {}
+            parts.append("network %s recreated (id %s -> %s)" % (
+                network.get("name"), (network.get("id_before") or "?")[:HASH_LENGTH],
+                (network.get("id") or "new")[:HASH_LENGTH]))
         if self.network_created:
             parts.append("network created")
         if self.base_image_loaded:
@@ -735,6 +826,12 @@ class Outcome(object):
             if self.network_created:
                 after_text = "network: created\n" + after_text
                 before_text = "network: absent\n" + before_text
+            if self.network_recreated:
+                network = self.network or {}
+                new_id = " (id %s)" % network["id"][:HASH_LENGTH] if network.get("id") else ""
+                after_text = "network %s: recreated%s\n" % (network.get("name"), new_id) + after_text
+                old_id = (network.get("id_before") or "")[:HASH_LENGTH]
+                before_text = "network %s: id %s\n" % (network.get("name"), old_id) + before_text
             for tag in self.built:
                 after_text = "image %s: built\n" % tag + after_text
                 before_text = "image %s: absent\n" % tag + before_text
@@ -799,6 +896,20 @@ def _prune(docker, outcome, repositories, keep):
     outcome.pruned = [tag for tag in old if ("Untagged: %s" % tag) in (out or "")]
 
 
+def _create_network(docker, outcome, the_plan, recreated=False):
+    """docker network create; the new Id (``docker network create`` prints it) in the outcome."""
+    rc, out, err = docker(*the_plan.network_create)
+    if rc != 0:
+        raise _fail_call(outcome, "docker network create %s%s" % (
+            the_plan.network_create[-1], " (the old one was removed)" if recreated else ""), rc, out, err)
+    if recreated:
+        outcome.network_recreated = True
+    else:
+        outcome.network_created = True
+    if outcome.network is not None:
+        outcome.network["id"] = (out or "").strip().splitlines()[-1].strip() if (out or "").strip() else None
+
+
 def predict_without_docker(params, reason, want_diff=False):
     """Check mode on a host without a usable docker (the engine is not installed yet): everything is created."""
     containers = params.get("containers") or []
@@ -821,15 +932,17 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
               users=resolve_user, routes=read_routes, stat=os.stat):
     """Bring the containers of ``params`` (the module's options) to their desired state; the result dict.
 
-    Raises ContainersError for bad arguments, a network that differs, a
-    missing image or base image (before anything changes) and for a failed
-    docker call or container (with the partial result).
+    Raises ContainersError for bad arguments, a network that differs (unless
+    recreate_network), running containers this call does not name on a
+    network to recreate, a missing image or base image (before anything
+    changes) and for a failed docker call or container (with the partial
+    result).
     """
     containers = params.get("containers") or []
     restart = params.get("restart") or []
     absent = params.get("absent") or []
     wait = params.get("wait") or 0
-    errors = check_args(containers, restart, absent, params.get("network"), wait)
+    errors = check_args(containers, restart, absent, params.get("network"), wait, params.get("recreate_network"))
     if errors:
         raise ContainersError("; ".join(errors))
 
@@ -837,6 +950,10 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
     names = [spec["name"] for spec in containers] + list(absent)
     outcome = Outcome(names, states, want_diff)
     outcome.reasons = dict(the_plan.reasons)
+    network_name = (params.get("network") or {}).get("name")
+    if network_name:
+        outcome.network = dict(name=network_name, id_before=the_plan.network_id,
+                               id=None if the_plan.network_create else the_plan.network_id)
     if the_plan.problems:
         raise ContainersError("; ".join(the_plan.problems), result=outcome.result())
     if the_plan.base_missing and not the_plan.base_load and not check_mode:
@@ -847,7 +964,8 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
         return result
 
     if check_mode:
-        outcome.network_created = the_plan.network_create is not None
+        outcome.network_created = the_plan.network_create is not None and the_plan.network_remove is None
+        outcome.network_recreated = the_plan.network_remove is not None
         outcome.base_image_loaded = the_plan.base_missing
         outcome.built = [tag for tag, _context in the_plan.builds]
         for name in names:
@@ -855,11 +973,8 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
                 outcome.record(name, action, image=the_plan.create.get(name, (None, None, None))[2])
         return outcome.result()
 
-    if the_plan.network_create:
-        rc, out, err = docker(*the_plan.network_create)
-        if rc != 0:
-            raise _fail_call(outcome, "docker network create %s" % params["network"]["name"], rc, out, err)
-        outcome.network_created = True
+    if the_plan.network_create and not params.get("recreate_network"):
+        _create_network(docker, outcome, the_plan)
     if the_plan.base_load:
         rc, out, err = docker("load", "--input", params["base_image_load"])
         if rc != 0:
@@ -891,6 +1006,14 @@ def reconcile(params, docker, check_mode=False, want_diff=False, sleep=time.slee
         for name in to_remove:
             if "removed" in the_plan.actions[name]:
                 outcome.record(name, "removed")
+    if the_plan.network_remove:
+        # Its containers are gone (the plan refused running ones it does not manage).
+        rc, out, err = docker("network", "rm", the_plan.network_remove)
+        if rc != 0:
+            raise _fail_call(outcome, "docker network rm %s" % the_plan.network_remove, rc, out, err)
+        outcome.network["id"] = None
+    if the_plan.network_create and params.get("recreate_network"):
+        _create_network(docker, outcome, the_plan, recreated=bool(the_plan.network_remove))
     to_create = [n for n in names if set(the_plan.actions[n]) & {"created", "recreated"}]
     for name in to_create:
         args, _digest, image = the_plan.create[name]

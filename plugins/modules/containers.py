@@ -17,12 +17,13 @@ description:
     containers of O(restart), and removes the containers of O(absent), in B(one) module execution, so a
     role replaces a M(community.docker.docker_container) loop with one task. It drives the C(docker) CLI
     only (no Docker SDK for Python on the host).
-  - Reads the host with at most three calls - C(docker network inspect) of O(network), one
-    C(docker image inspect) of every image wanted and of O(base_image), and one C(docker container inspect)
-    of every container named - then acts in this order - create the network, load the base image, build the
-    missing images (one C(docker build) per image), C(docker stop) and C(docker rm) of the containers to
-    recreate or remove (one call each), C(docker create) per new container, and one C(docker start) of
-    every container to start. The containers started are read again; one that is not running (exited,
+  - Reads the host with at most three calls - one C(docker network inspect) of O(network) and of every other
+    O(containers[].network), one C(docker image inspect) of every image wanted and of O(base_image), and one
+    C(docker container inspect) of every container named - then acts in this order - create the network, load
+    the base image, build the missing images (one C(docker build) per image), C(docker stop) and C(docker rm)
+    of the containers to recreate or remove (one call each), with O(recreate_network) C(docker network rm) and
+    C(docker network create), C(docker create) per new container, and one C(docker start) of every container
+    to start. The containers started are read again; one that is not running (exited,
     dead, restarting) makes the module fail naming it with the last lines of C(docker logs).
   - Each container is created with a label holding the hash of its whole configuration (every
     C(docker create) argument and the image); a container whose label differs, whose image was rebuilt,
@@ -30,14 +31,23 @@ description:
     removed, created, started). Docker reads an environment file only when it creates a container, so an
     environment change needs a new container, not C(docker restart). A stopped container whose
     configuration is right is started.
+  - A container is also recreated when it no longer points at its network - Docker keeps the id of the network
+    a container was attached to (C(NetworkSettings.Networks.<name>.NetworkID)) and C(docker start) of a container
+    whose network was removed, or removed and created again under the same name (a new id), fails with
+    C(network <id> not found). So a container is recreated when that id differs from the network's current
+    C(Id), when its network is missing (and created by this run), or when it is not attached to its network
+    at all (C(docker network disconnect)). A container created and never started has no id yet and is left
+    alone.
   - Images built here (O(containers[].build)) are tagged C(<image>:<hash>) with the first 12 hex digits of
     the sha256 of the build context (every file's relative path, executable bit and content), so a re-run
     never rebuilds, services with identical contexts share one image, and a changed Dockerfile or artifact
     gives a new tag. Images are never pulled - an image that is not on the host and has no build context
     makes the module fail before anything changes.
   - The module fails before changing anything when an argument is wrong (each problem named), when the
-    network exists with another driver, subnet, ip-range or gateway, when a new network's subnet overlaps
-    one of the host's routes, or when an image must be built while O(base_image) is missing and no archive
+    network exists with another driver, subnet, ip-range or gateway (unless O(recreate_network)), when a new
+    network's subnet overlaps one of the host's routes, when O(recreate_network) would remove a network that a
+    running container not named in this call is attached to, when a O(containers[].network) other than
+    O(network) does not exist, or when an image must be built while O(base_image) is missing and no archive
     of it is available.
 author:
   - Alicia platform engineers (@alicia-platform)
@@ -88,7 +98,9 @@ options:
         description: Group (name or gid) of the process; the user's primary group when omitted.
         type: str
       network:
-        description: The network the container joins; O(network.name) when omitted.
+        description:
+          - The network the container joins; O(network.name) when omitted. Another network must exist on the host
+            (only O(network) is created).
         type: str
       hostname:
         description: The container's host name.
@@ -203,7 +215,7 @@ options:
     description:
       - The network the containers join, created when missing (labelled C(alicia.platform.managed)). An
         existing network with another driver, subnet, ip-range or gateway makes the module fail - it is
-        never recreated under running containers.
+        never recreated under running containers, only with O(recreate_network).
     type: dict
     suboptions:
       name:
@@ -244,6 +256,20 @@ options:
       - A C(docker save) archive of O(base_image) on the host, loaded (C(docker load)) when an image must be
         built and O(base_image) is missing. The action plugin sets it after copying O(base_image_archive).
     type: path
+  recreate_network:
+    description:
+      - Remove O(network) and create it again (a new network id, the settings of O(network)), for a complete
+        recovery - the containers of O(containers) on it are stopped and removed first, and created and started
+        again on the new network, the containers of O(absent) are removed. A missing network is just created.
+      - A running container attached to the network that this call does not name (in O(containers) on this
+        network, or in O(absent)) makes the module fail before anything changes - Docker refuses to remove a
+        network with active endpoints. Stopped containers it does not name are left pointing at the old
+        network - the next run that manages them recreates them.
+      - Always changes something - for recovery playbooks, not for a converge that must be idempotent.
+      - Images are built and the base image loaded before anything is removed, so a failed build leaves the
+        network and its containers as they were.
+    type: bool
+    default: false
   prune_images:
     description:
       - After building, remove the images of the same repositories that this module built earlier and that no
@@ -265,7 +291,8 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
-      - Only the inspect calls run. A build context that does not exist yet (its files would be written by an
+      - Only the inspect calls run; O(recreate_network) is reported as RV(network_recreated) with the containers
+        that would be recreated, the new network id unknown (V(null)). A build context that does not exist yet (its files would be written by an
         earlier task that did nothing in check mode) is reported as an image to build.
       - On a host where the docker CLI is not installed yet or the daemon does not answer (the engine would be
         installed by an earlier task), everything is reported as created.
@@ -273,14 +300,14 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
-      - "One diff listing the network and images created and each container acted on as
+      - "One diff listing the network created or recreated, the images built and each container acted on as
         C(<name>: <status> (<image>)) before and after."
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
     platforms: posix
 notes:
-  - The module never pulls an image and never recreates a network.
+  - The module never pulls an image, and never recreates a network unless O(recreate_network) asks for it.
   - Containers that exist under a name of O(containers) without the module's configuration label (created by
     hand) are recreated.
 seealso:
@@ -319,6 +346,16 @@ EXAMPLES = r"""
     absent: [alicia_old_service]
     prune_images: true
   register: voice_containers
+
+# Recovery: the host's containers removed, the network removed and created again (a new id);
+# the containers are created again by the next converge.
+- name: Recover | the docker network recreated
+  alicia.platform.containers:
+    network:
+      name: alicia_network
+      subnet: 172.20.0.0/16
+    recreate_network: true
+    absent: [alicia_stt_service, alicia_tts_service]
 """
 
 RETURN = r"""
@@ -396,10 +433,30 @@ pruned:
   elements: str
   sample: []
 network_created:
-  description: Whether the network was (or would be) created.
+  description: Whether the network was (or would be) created where there was none.
   returned: always
   type: bool
   sample: false
+network_recreated:
+  description: Whether O(network) was (or would be) removed and created again (O(recreate_network)).
+  returned: always
+  type: bool
+  sample: true
+network:
+  description: O(network) before and after the run.
+  returned: when O(network) is set and the docker daemon answers
+  type: dict
+  sample: {name: alicia_network, id_before: 3f9a0c..., id: 8b1e4d...}
+  contains:
+    name:
+      description: The network's name.
+      type: str
+    id_before:
+      description: Its full C(Id) as read at the start; V(null) when it did not exist.
+      type: str
+    id:
+      description: Its C(Id) after the run; V(null) in check mode when it would be (re)created.
+      type: str
 base_image_loaded:
   description: Whether O(base_image) was (or would be) loaded from its archive.
   returned: always
@@ -466,7 +523,7 @@ def run_module():
 
     if binary is None:
         errors = check_args(params["containers"], params["restart"], params["absent"], params["network"],
-                            params["wait"])
+                            params["wait"], params["recreate_network"])
         if errors:
             fail(ContainersError("; ".join(errors)))
         if module.check_mode:

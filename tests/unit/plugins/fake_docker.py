@@ -14,6 +14,14 @@ print the names they acted on; ``build --quiet`` prints the image id;
 ``load`` prints ``Loaded image: <tag>``; ``image rm`` prints ``Untagged:``
 lines and refuses an image a container uses.
 
+Networks as Docker 20.10 keeps them: a network has an ``Id`` (new on every
+``network create``) and lists its running containers under ``Containers``;
+a container records per network the ``NetworkID`` it was attached to, empty
+until its first start, kept when it stops; ``start`` of a container whose
+recorded network id no longer exists fails with ``network <id> not found``;
+``network rm`` refuses a network with running containers ("has active
+endpoints").
+
 Fault knobs in the state: ``down`` (the daemon does not answer), an image
 record's ``crash`` (its containers exit at once with ``crash_logs``),
 ``busy_ports`` (host ports already taken), a context file named FAIL (the
@@ -92,7 +100,8 @@ class FakeDocker(object):
             return 1, "", UNREACHABLE
         if args[:2] in (["network", "inspect"], ["image", "inspect"], ["container", "inspect"]):
             return self.inspect(data, args[0], args[2:])
-        handler = {("network", "create"): self.network_create, ("load",): self.image_load,
+        handler = {("network", "create"): self.network_create, ("network", "rm"): self.network_rm,
+                   ("load",): self.image_load,
                    ("build",): self.build, ("stop",): self.stop, ("rm",): self.rm, ("create",): self.create,
                    ("start",): self.start, ("logs",): self.logs, ("image", "ls"): self.image_ls,
                    ("image", "rm"): self.image_rm}
@@ -122,15 +131,22 @@ class FakeDocker(object):
         if kind == "network":
             config = dict((field, rec[key]) for key, field in (("subnet", "Subnet"), ("ip_range", "IPRange"),
                                                                 ("gateway", "Gateway")) if rec.get(key))
-            return {"Name": name, "Driver": rec["driver"], "IPAM": {"Driver": "default", "Config": [config]},
-                    "Labels": rec.get("labels", {})}
+            attached = dict((c["id"], {"Name": n, "EndpointID": "ep" + c["id"][:10]})
+                            for n, c in sorted(data["containers"].items())
+                            if c["status"] == "running" and rec.get("id") in c.get("networks", {}).values())
+            return {"Name": name, "Id": rec.get("id", ""), "Driver": rec["driver"],
+                    "IPAM": {"Driver": "default", "Config": [config]}, "Options": {},
+                    "Labels": rec.get("labels", {}), "Containers": attached}
         if kind == "image":
             return {"Id": rec["id"], "RepoTags": [name], "Config": {"Labels": rec.get("labels", {})}}
         health = {"Status": rec["health"]} if rec.get("health") else None
         state = {"Status": rec["status"], "Running": rec["status"] == "running"}
         if health:
             state["Health"] = health
+        networks = dict((net, {"NetworkID": net_id, "IPAddress": "10.0.0.2" if rec["status"] == "running" else ""})
+                        for net, net_id in rec.get("networks", {}).items())
         return {"Name": "/" + name, "Id": rec["id"], "Image": rec["image_id"], "Created": rec["created"],
+                "NetworkSettings": {"Networks": networks},
                 "LogPath": "/var/lib/docker/containers/%s/%s-json.log" % (rec["id"], rec["id"]),
                 "Config": {"Image": rec["image"], "Labels": rec["labels"], "Env": ["MQTT_PASSWORD=not-for-results"]},
                 "State": state, "HostConfig": {"RestartPolicy": {"Name": rec["flags"].get("--restart", [""])[0]}}}
@@ -140,11 +156,30 @@ class FakeDocker(object):
         flags = self.parse(args[:-1])[0]
         if name in data["networks"]:
             return 1, "", "Error response from daemon: network with name %s already exists\n" % name
-        data["networks"][name] = dict(driver=flags["--driver"][0], subnet=flags.get("--subnet", [None])[0],
+        data["counter"] += 1
+        network_id = hashlib.sha256(("network %s %d" % (name, data["counter"])).encode()).hexdigest()
+        data["networks"][name] = dict(id=network_id, driver=flags["--driver"][0],
+                                      subnet=flags.get("--subnet", [None])[0],
                                       ip_range=flags.get("--ip-range", [None])[0],
                                       gateway=flags.get("--gateway", [None])[0],
                                       labels=dict(v.split("=", 1) for v in flags.get("--label", [])))
-        return 0, hashlib.sha256(name.encode()).hexdigest() + "\n", ""
+        return 0, network_id + "\n", ""
+
+    def network_rm(self, data, names):
+        out, err = "", ""
+        for name in names:
+            rec = data["networks"].get(name)
+            if rec is None:
+                err += "Error: No such network: %s\n" % name
+                continue
+            if any(c["status"] == "running" and rec["id"] in c.get("networks", {}).values()
+                   for c in data["containers"].values()):
+                err += ("Error response from daemon: error while removing network: network %s id %s has active "
+                        "endpoints\n" % (name, rec["id"]))
+                continue
+            del data["networks"][name]
+            out += name + "\n"
+        return (1 if err else 0), out, err
 
     def image_load(self, data, args):
         path = args[args.index("--input") + 1]
@@ -186,7 +221,7 @@ class FakeDocker(object):
             id=hashlib.sha256(("%s %d" % (name, data["counter"])).encode()).hexdigest(), image=image,
             image_id=data["images"][image]["id"], created=now(), status="created", health=None,
             labels=dict(v.split("=", 1) for v in flags.get("--label", [])), flags=flags, command=command,
-            starts=0)
+            starts=0, networks=dict((net, "") for net in flags.get("--network", [])))
         return 0, data["containers"][name]["id"] + "\n", ""
 
     def start(self, data, names):
@@ -201,6 +236,14 @@ class FakeDocker(object):
                 err += ("Error response from daemon: driver failed programming external connectivity on endpoint "
                         "%s: Bind for 0.0.0.0:%s failed: port is already allocated\n" % (name, busy[0].split(":")[-2]))
                 continue
+            ids = dict((net["id"], n) for n, net in data["networks"].items() if net.get("id"))
+            gone = [net_id or net for net, net_id in sorted(rec.get("networks", {}).items())
+                    if (net_id and net_id not in ids) or (not net_id and net not in data["networks"])]
+            if gone:
+                err += "Error response from daemon: network %s not found\n" % gone[0]
+                continue
+            rec["networks"] = dict((net, net_id or data["networks"][net]["id"])
+                                   for net, net_id in rec.get("networks", {}).items())
             rec["starts"] += 1
             image = [i for i in data["images"].values() if i["id"] == rec["image_id"]]
             rec["status"] = "exited" if image and image[0].get("crash") else "running"

@@ -421,3 +421,219 @@ def test_results_never_carry_the_containers_environment(fake, context):
     first = reconcile(fake, diff=True, containers=[spec("alicia_a", ctx)])
     second = reconcile(fake, diff=True, containers=[spec("alicia_a", ctx)], restart=["alicia_a"])
     assert "not-for-results" not in json.dumps([first, second])
+
+
+# ---------------------------------------------------------------------------
+# the network a container points at (docker start fails on a removed network's id)
+# ---------------------------------------------------------------------------
+
+def network_id(fake, name="alicia_network"):
+    return fake.load()["networks"][name]["id"]
+
+
+def attached_to(fake, container, name="alicia_network"):
+    return fake.load()["containers"][container]["networks"].get(name)
+
+
+def stop_and_remove_the_network(fake, containers):
+    """What an operator does: the containers stopped, then docker network rm (refused while they run)."""
+    assert fake.run(["docker", "network", "rm", "alicia_network"])[0] == 1, "active endpoints"
+    fake.run(["docker", "stop"] + list(containers))
+    assert fake.run(["docker", "network", "rm", "alicia_network"])[0] == 0
+
+
+def test_a_container_whose_network_was_recreated_by_hand_is_recreated_on_the_new_one(fake, context):
+    ctx = context()
+    containers = [spec("alicia_a", ctx), spec("alicia_b", ctx, port=8002)]
+    reconcile(fake, containers=containers)
+    old = network_id(fake)
+    assert attached_to(fake, "alicia_a") == old
+    stop_and_remove_the_network(fake, ["alicia_a", "alicia_b"])
+    fake.run(["docker"] + ct.network_create_args(NETWORK))
+    new = network_id(fake)
+    assert new != old
+    # What the reconcile must not do: start it as it is.
+    rc, _out, err = fake.run(["docker", "start", "alicia_a"])
+    assert rc == 1 and "network %s not found" % old in err
+    fake.calls()
+
+    result = reconcile(fake, diff=True, containers=containers)
+    assert (result["recreated"], result["started"]) == (["alicia_a", "alicia_b"], ["alicia_a", "alicia_b"]), result
+    assert result["containers"]["alicia_a"]["reason"] == (
+        "network alicia_network was recreated (the container points at its old id %s, now %s)" % (old[:12], new[:12]))
+    assert result["network_created"] is False and result["network_recreated"] is False
+    assert result["network"] == dict(name="alicia_network", id_before=new, id=new)
+    assert verbs(fake.calls()) == ["network inspect", "image inspect", "container inspect", "rm", "create", "create",
+                                   "start", "container inspect"], "stopped already: no docker stop"
+    state = fake.load()["containers"]
+    assert all(c["status"] == "running" and c["networks"] == {"alicia_network": new} for c in state.values())
+    assert reconcile(fake, containers=containers)["changed"] is False, "then it is left alone"
+
+
+def test_a_container_whose_network_was_removed_is_recreated_after_the_network_is_created(fake, context):
+    ctx = context()
+    containers = [spec("alicia_a", ctx)]
+    reconcile(fake, containers=containers)
+    stop_and_remove_the_network(fake, ["alicia_a"])
+    fake.calls()
+
+    predicted = reconcile(fake, check=True, containers=containers)
+    assert (predicted["network_created"], predicted["recreated"]) == (True, ["alicia_a"]), predicted
+    assert predicted["containers"]["alicia_a"]["reason"] == "network alicia_network was removed (it is created again)"
+    assert predicted["network"] == dict(name="alicia_network", id_before=None, id=None)
+    fake.calls()
+
+    result = reconcile(fake, containers=containers)
+    assert (result["network_created"], result["recreated"]) == (True, ["alicia_a"]), result
+    assert verbs(fake.calls()) == ["network inspect", "image inspect", "container inspect", "network create", "rm",
+                                   "create", "start", "container inspect"]
+    assert result["network"]["id"] == network_id(fake) == attached_to(fake, "alicia_a")
+    assert fake.load()["containers"]["alicia_a"]["status"] == "running"
+
+
+def test_a_container_taken_off_its_network_is_recreated(fake, context):
+    ctx = context()
+    reconcile(fake, containers=[spec("alicia_a", ctx)])
+    fake.update("containers", "alicia_a", networks={})   # docker network disconnect alicia_network alicia_a
+    result = reconcile(fake, containers=[spec("alicia_a", ctx)])
+    assert result["recreated"] == ["alicia_a"]
+    assert result["containers"]["alicia_a"]["reason"] == "not attached to network alicia_network"
+    assert attached_to(fake, "alicia_a") == network_id(fake)
+
+
+def test_a_container_never_started_has_no_network_id_yet_and_is_only_started(fake, context):
+    ctx = context()
+    reconcile(fake, containers=[spec("alicia_a", ctx)])
+    fake.update("containers", "alicia_a", status="created", networks={"alicia_network": ""})
+    first = fake.load()["containers"]["alicia_a"]["id"]
+    result = reconcile(fake, containers=[spec("alicia_a", ctx)])
+    assert (result["started"], result["recreated"]) == (["alicia_a"], [])
+    assert fake.load()["containers"]["alicia_a"]["id"] == first
+
+
+def test_another_network_a_container_joins_must_exist(fake, context):
+    ctx = context()
+    with pytest.raises(ct.ContainersError, match="alicia_a: network alicia_other does not exist on the host "
+                                                 r"\(only network.name is created\)"):
+        reconcile(fake, containers=[spec("alicia_a", ctx, network="alicia_other")])
+    assert fake.calls()[0] == ["network", "inspect", "alicia_network", "alicia_other"], "one inspect for both"
+    fake.run(["docker", "network", "create", "--driver", "bridge", "alicia_other"])
+    result = reconcile(fake, containers=[spec("alicia_a", ctx, network="alicia_other")])
+    assert result["created"] == ["alicia_a"] and attached_to(fake, "alicia_a", "alicia_other") == network_id(
+        fake, "alicia_other")
+
+
+def test_inspect_takes_both_cli_wordings_of_a_missing_network():
+    for err in ("Error: No such network: alicia_network\n",                          # docker 20.10's CLI
+                "Error response from daemon: network alicia_network not found\n"):   # newer CLIs
+        docker = ct.Docker("docker", lambda argv, err=err: (1, "[]\n", err))
+        assert docker.inspect("network", ["alicia_network"]) == {}
+    docker = ct.Docker("docker", lambda argv: (1, "", "permission denied while trying to connect\n"))
+    with pytest.raises(ct.ContainersError, match="docker network inspect alicia_network failed"):
+        docker.inspect("network", ["alicia_network"])
+
+
+# ---------------------------------------------------------------------------
+# recreate_network
+# ---------------------------------------------------------------------------
+
+def test_recreate_network_takes_its_containers_off_recreates_it_and_puts_them_back(fake, context):
+    ctx = context()
+    containers = [spec("alicia_a", ctx), spec("alicia_b", ctx, port=8002)]
+    reconcile(fake, containers=containers + [spec("alicia_old", ctx, port=8003)])
+    old = network_id(fake)
+    fake.calls()
+
+    result = reconcile(fake, diff=True, containers=containers, absent=["alicia_old"], recreate_network=True)
+    new = network_id(fake)
+    assert new != old
+    assert verbs(fake.calls()) == ["network inspect", "image inspect", "container inspect", "stop", "rm",
+                                   "network rm", "network create", "create", "create", "start", "container inspect"]
+    assert (result["changed"], result["network_recreated"], result["network_created"]) == (True, True, False)
+    assert result["network"] == dict(name="alicia_network", id_before=old, id=new)
+    assert (result["recreated"], result["removed"]) == (["alicia_a", "alicia_b"], ["alicia_old"])
+    assert result["containers"]["alicia_a"]["reason"] == "network alicia_network is recreated"
+    assert result["msg"].startswith("network alicia_network recreated (id %s -> %s); " % (old[:12], new[:12]))
+    assert result["diff"]["before"].startswith("network alicia_network: id %s\n" % old[:12])
+    assert result["diff"]["after"].startswith("network alicia_network: recreated (id %s)\n" % new[:12])
+    data = fake.load()
+    assert data["networks"]["alicia_network"]["subnet"] == NETWORK["subnet"]
+    assert sorted(data["containers"]) == ["alicia_a", "alicia_b"]
+    assert all(c["status"] == "running" and c["networks"] == {"alicia_network": new}
+               for c in data["containers"].values())
+    # Not idempotent by design: every call recreates it again.
+    assert reconcile(fake, containers=containers, recreate_network=True)["network"]["id"] not in (old, new)
+
+
+def test_recreate_network_after_every_container_was_removed(fake, context):
+    """The recovery's step: the phases stopped (their containers removed), then only the network."""
+    ctx = context()
+    reconcile(fake, containers=[spec("alicia_a", ctx)])
+    old = network_id(fake)
+    fake.run(["docker", "rm", "--force", "alicia_a"])
+    fake.calls()
+    result = reconcile(fake, network=dict(NETWORK), base_image=None, absent=["alicia_a"], recreate_network=True)
+    assert verbs(fake.calls()) == ["network inspect", "container inspect", "network rm", "network create"]
+    assert (result["network_recreated"], result["removed"]) == (True, [])
+    assert result["network"]["id_before"] == old and result["network"]["id"] == network_id(fake) != old
+
+
+def test_recreate_network_creates_a_missing_one(fake):
+    result = reconcile(fake, network=dict(NETWORK), base_image=None, recreate_network=True)
+    assert (result["network_created"], result["network_recreated"]) == (True, False)
+    assert verbs(fake.calls()) == ["network inspect", "network create"]
+    assert result["network"] == dict(name="alicia_network", id_before=None, id=network_id(fake))
+
+
+def test_recreate_network_in_check_mode_only_reads_and_predicts(fake, context):
+    ctx = context()
+    reconcile(fake, containers=[spec("alicia_a", ctx)])
+    old = network_id(fake)
+    fake.calls()
+    before = fake.load()
+    result = reconcile(fake, check=True, diff=True, containers=[spec("alicia_a", ctx)], recreate_network=True)
+    assert_unchanged(fake, before)
+    assert (result["changed"], result["network_recreated"], result["recreated"]) == (True, True, ["alicia_a"])
+    assert result["network"] == dict(name="alicia_network", id_before=old, id=None)
+    assert result["msg"].startswith("network alicia_network recreated (id %s -> new)" % old[:12])
+
+
+def test_recreate_network_refuses_a_running_container_it_does_not_name(fake, context):
+    ctx = context()
+    reconcile(fake, containers=[spec("alicia_a", ctx), spec("someone_else", ctx, port=8002)])
+    fake.calls()
+    before = fake.load()
+    with pytest.raises(ct.ContainersError) as info:
+        reconcile(fake, containers=[spec("alicia_a", ctx)], recreate_network=True)
+    assert info.value.msg == ("network alicia_network cannot be recreated: someone_else running on it and not in this "
+                              "call's containers (on this network) or absent; stop them or list them")
+    assert_unchanged(fake, before)
+    # Stopped, it does not hold the network: the network goes, the container stays (the next run that
+    # manages it recreates it, see above).
+    fake.run(["docker", "stop", "someone_else"])
+    result = reconcile(fake, containers=[spec("alicia_a", ctx)], recreate_network=True)
+    assert result["network_recreated"] is True and "someone_else" in fake.load()["containers"]
+
+
+def test_recreate_network_replaces_a_network_that_differs_and_ignores_its_own_route(fake, context):
+    import ipaddress
+    fake.run(["docker", "network", "create", "--driver", "bridge", "--subnet", "172.20.0.0/16", "alicia_network"])
+    own = "br-%s" % network_id(fake)[:12]
+    ctx = context()
+    with pytest.raises(ct.ContainersError, match="network alicia_network exists with ip-range none"):
+        reconcile(fake, containers=[spec("alicia_a", ctx)])
+    routes = [(own, ipaddress.ip_network("172.20.0.0/16")), ("eth0", ipaddress.ip_network("10.0.0.0/24"))]
+    result = reconcile(fake, containers=[spec("alicia_a", ctx)], recreate_network=True, routes=routes)
+    assert result["network_recreated"] is True and result["created"] == ["alicia_a"]
+    assert fake.load()["networks"]["alicia_network"]["ip_range"] == NETWORK["ip_range"]
+    # A route of another interface still counts.
+    with pytest.raises(ct.ContainersError, match="subnet 172.20.0.0/16 overlaps the host's route.s. 172.20.1.0/24 "
+                                                 "on eth1"):
+        reconcile(fake, containers=[spec("alicia_a", ctx)], recreate_network=True,
+                  routes=[("eth1", ipaddress.ip_network("172.20.1.0/24"))])
+
+
+def test_recreate_network_needs_a_network(fake):
+    with pytest.raises(ct.ContainersError, match="recreate_network needs network"):
+        ct.reconcile(dict(containers=[], absent=["alicia_a"], recreate_network=True), ct.Docker("docker", fake.run))
+    assert fake.calls() == []

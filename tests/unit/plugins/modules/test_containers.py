@@ -106,6 +106,47 @@ def test_bad_arguments_fail_naming_them(docker, containers, build_context):
     assert fake.calls() == []
 
 
+def test_a_removed_network_and_recreate_network(docker, containers, build_context):
+    """An operator's docker network rm under stopped containers, repaired by a plain run; then
+    recreate_network in check mode (nothing changes) and for real (a new network id, the containers on it)."""
+    fake, binary = docker
+    wanted = [container("alicia_a", build_context, 8001), container("alicia_b", build_context, 8002)]
+    rc, result = containers(binary, containers=wanted)
+    assert rc == 0, result
+    first = result["network"]["id"]
+    fake.run(["docker", "stop", "alicia_a", "alicia_b"])
+    fake.run(["docker", "network", "rm", "alicia_network"])
+
+    rc, result = containers(binary, containers=wanted)
+    assert rc == 0, result
+    assert (result["network_created"], result["recreated"]) == (True, ["alicia_a", "alicia_b"]), result
+    assert result["containers"]["alicia_a"]["reason"] == "network alicia_network was removed (it is created again)"
+    second = result["network"]["id"]
+    assert second not in (None, first)
+    fake.calls()
+
+    before = fake.load()
+    rc, result = containers(binary, check=True, containers=wanted, recreate_network=True)
+    assert (rc, result["changed"], result["network_recreated"]) == (0, True, True), result
+    assert result["network"] == {"name": "alicia_network", "id_before": second, "id": None}
+    assert fake.load() == before and all(c[1] == "inspect" for c in fake.calls())
+
+    rc, result = containers(binary, containers=wanted, recreate_network=True)
+    assert (rc, result["network_recreated"], result["recreated"]) == (0, True, ["alicia_a", "alicia_b"]), result
+    third = fake.load()["networks"]["alicia_network"]["id"]
+    assert result["network"] == {"name": "alicia_network", "id_before": second, "id": third} and third != second
+    assert all(c["status"] == "running" and c["networks"] == {"alicia_network": third}
+               for c in fake.load()["containers"].values())
+
+
+def test_recreate_network_without_a_network_is_refused(docker, containers):
+    fake, binary = docker
+    rc, result = containers(binary, network=None, absent=["alicia_a"], recreate_network=True)
+    assert rc == 1 and result["msg"] == ("containers: recreate_network needs network (the network to remove and "
+                                         "create again)")
+    assert fake.calls() == []
+
+
 # ---------------------------------------------------------------------------
 # the action plugin: base_image_archive
 # ---------------------------------------------------------------------------
