@@ -125,7 +125,8 @@ def test_instances_listen_on_localhost_and_the_balancer_on_the_published_port(ap
     for name, port in INSTANCES.items():
         assert re.search(r"127\.0\.0\.1:%d\b" % port, listening), (name, listening)
         assert not re.search(r"(0\.0\.0\.0|\*|\[::\]):%d\b" % port, listening), (name, listening)
-    assert re.search(r"0\.0\.0\.0:%d\b.*haproxy" % PUBLISHED, listening), listening
+    assert re.search(r"0\.0\.0\.0:%d\b" % PUBLISHED, listening), listening
+    assert app1.service("haproxy").is_running
     ruleset = app1.check_output("nft list table inet alicia_filter")
     assert re.search(r"\b%d\b" % PUBLISHED, ruleset), ruleset
     for port in INSTANCES.values():
