@@ -11,10 +11,15 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import CatalogueError
-from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts import host_docker_network
+
+# ansible-core finds one filter of a collection by importing every file of
+# its plugins/filter, in every worker process (a fresh fork per task): the
+# logic (plugins/module_utils) is imported when a filter is called, not with
+# this file, so a task pays only for the logic it uses.
 
 
 def catalogue_docker_network(catalogue, group_names):
+    from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts import host_docker_network
     try:
         return host_docker_network(catalogue, group_names)
     except CatalogueError as exc:

@@ -12,30 +12,39 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.alicia.platform.plugins.module_utils import _sweep
-from ansible_collections.alicia.platform.plugins.module_utils.catalogue import native
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import native
+
+# ansible-core finds one filter of a collection by importing every file of
+# its plugins/filter, in every worker process (a fresh fork per task): the
+# logic (plugins/module_utils) is imported when a filter is called, not with
+# this file, so a task pays only for the logic it uses.
+
+
+def _sweep():
+    from ansible_collections.alicia.platform.plugins.module_utils import _sweep as sweep
+    return sweep
 
 
 def _wrap(func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
-    except _sweep.SweepError as exc:
+    except _sweep().SweepError as exc:
         raise AnsibleFilterError(str(exc))
 
 
 def health_sweep_errors(catalogue, service=None, groups=None, health_format="table", check_service=None):
-    return _wrap(_sweep.errors, native(catalogue), service=native(service), groups=native(groups),
+    return _wrap(_sweep().errors, native(catalogue), service=native(service), groups=native(groups),
                  health_format=native(health_format), check_service=native(check_service) or None)
 
 
 def health_sweep_endpoints(catalogue, group_names, host, service=None, address="127.0.0.1"):
-    return _wrap(_sweep.endpoints, native(catalogue), native(group_names), native(host), service=native(service),
+    return _wrap(_sweep().endpoints, native(catalogue), native(group_names), native(host), service=native(service),
                  address=native(address))
 
 
 def health_sweep_broker_check(catalogue, check_service=None, runtime="systemd", listen_address="0.0.0.0",
                               docker_host_port=1884):
-    return _wrap(_sweep.broker_check, native(catalogue), check_service=native(check_service) or None,
+    return _wrap(_sweep().broker_check, native(catalogue), check_service=native(check_service) or None,
                  runtime=native(runtime), listen_address=native(listen_address),
                  docker_host_port=native(docker_host_port))
 
@@ -60,15 +69,15 @@ def health_sweep_rows(catalogue, hostvars, hosts, groups, service=None, broker=N
             "sweep": _host_vars(hostvars, host, sweep_var),
             "broker": _host_vars(hostvars, host, broker_var),
         }
-    return _wrap(_sweep.rows, native(catalogue), data, service=native(service) or None, broker=native(broker))
+    return _wrap(_sweep().rows, native(catalogue), data, service=native(service) or None, broker=native(broker))
 
 
 def health_sweep_table(rows):
-    return _wrap(_sweep.table, native(rows))
+    return _wrap(_sweep().table, native(rows))
 
 
 def health_sweep_problems(rows):
-    return _wrap(_sweep.problems, native(rows))
+    return _wrap(_sweep().problems, native(rows))
 
 
 class FilterModule(object):

@@ -11,19 +11,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
+
 from ansible.errors import AnsibleFilterError
-from ansible_collections.alicia.platform.plugins.module_utils._broker import broker_errors as _broker_errors
-from ansible_collections.alicia.platform.plugins.module_utils._logpolicy import (
-    log_rotation_errors as _log_rotation_errors,
-    log_rotation_policies as _log_rotation_policies,
-)
-from ansible_collections.alicia.platform.plugins.module_utils._network import (
-    network_hardening_errors as _network_hardening_errors,
-)
-from ansible_collections.alicia.platform.plugins.module_utils.catalogue import CatalogueError, native
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import CatalogueError, native
+
+# ansible-core finds one filter of a collection by importing every file of
+# its plugins/filter, in every worker process (a fresh fork per task): the
+# logic (plugins/module_utils) is imported when a filter is called, not with
+# this file, so a task pays only for the logic it uses.
 
 
-def _wrap(func, *args, **kwargs):
+def _wrap(module, name, *args, **kwargs):
+    """Call ``name`` of plugins/module_utils/<module>.py; its CatalogueError becomes a filter error."""
+    func = getattr(importlib.import_module("ansible_collections.alicia.platform.plugins.module_utils." + module), name)
     try:
         return func(*args, **kwargs)
     except CatalogueError as exc:
@@ -32,21 +33,21 @@ def _wrap(func, *args, **kwargs):
 
 def log_rotation_policies(catalogue, group_names, defaults, overrides=None, all_services=False, broker_enabled=True,
                           broker_overrides=None, prefix="alicia-", broker_policy_file="/etc/logrotate.d/mosquitto"):
-    return _wrap(_log_rotation_policies, native(catalogue), native(group_names), native(defaults),
+    return _wrap("_logpolicy", "log_rotation_policies", native(catalogue), native(group_names), native(defaults),
                  overrides=native(overrides), all_services=all_services, broker_enabled=broker_enabled,
                  broker_overrides=native(broker_overrides), prefix=prefix, broker_policy_file=broker_policy_file)
 
 
 def log_rotation_errors(policies, overrides=None, catalogue=None):
-    return _wrap(_log_rotation_errors, native(policies), native(overrides), native(catalogue))
+    return _wrap("_logpolicy", "log_rotation_errors", native(policies), native(overrides), native(catalogue))
 
 
 def network_hardening_errors(settings, services=None):
-    return _wrap(_network_hardening_errors, native(settings), native(services))
+    return _wrap("_network", "network_hardening_errors", native(settings), native(services))
 
 
 def broker_errors(catalogue, settings):
-    return _wrap(_broker_errors, native(catalogue), native(settings))
+    return _wrap("_broker", "broker_errors", native(catalogue), native(settings))
 
 
 class FilterModule(object):

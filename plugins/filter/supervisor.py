@@ -10,11 +10,15 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import native
-from ansible_collections.alicia.platform.plugins.module_utils._catalogue_validate import host_runtime_errors
-from ansible_collections.alicia.platform.plugins.module_utils._supervisor import SupervisorError, environment_value
+
+# ansible-core finds one filter of a collection by importing every file of
+# its plugins/filter, in every worker process (a fresh fork per task): the
+# logic (plugins/module_utils) is imported when a filter is called, not with
+# this file, so a task pays only for the logic it uses.
 
 
 def supervisor_environment(env, service=None):
+    from ansible_collections.alicia.platform.plugins.module_utils._supervisor import SupervisorError, environment_value
     try:
         return environment_value(dict(env or {}))
     except SupervisorError as exc:
@@ -23,6 +27,7 @@ def supervisor_environment(env, service=None):
 
 
 def service_runtime_errors(value, host=None, catalogue=None, group_names=None):
+    from ansible_collections.alicia.platform.plugins.module_utils._catalogue_validate import host_runtime_errors
     return host_runtime_errors(value, host, catalogue=native(catalogue), group_names=native(group_names))
 
 

@@ -88,7 +88,7 @@ def test_target_errors_passes_the_instance_as_instance_name(monkeypatch, shipped
     JinjaPluginIntercept._invoke_plugin(instance, *args, **kwargs), so a keyword
     argument named instance can never reach a filter. Without it, target_errors
     gets no instance argument at all."""
-    from ansible_collections.alicia.platform.plugins.filter import catalogue as module
+    from ansible_collections.alicia.platform.plugins.module_utils import _operations as module
     calls = []
     monkeypatch.setattr(module, "target_errors", lambda *args, **kwargs: calls.append((args, kwargs)) or [])
     groups = {"alicia_voice": ["app1"]}
