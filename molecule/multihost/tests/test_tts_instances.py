@@ -162,6 +162,9 @@ def test_instance_files_modes_and_own_log(app1, name):
         assert (f.user, f.group, f.mode) == ("root", "alicia", 0o640), path
     assert 'SERVICE_BIND="127.0.0.1"' in app1.check_output("cat /etc/alicia/%s.env", name)
     pid = main_pid(app1, "alicia-%s.service" % name)
+    # Its own pid file (seed 004's pid_file), the unit's main process.
+    pid_file = app1.file("/run/alicia/%s.pid" % name)
+    assert (pid_file.user, pid_file.content_string) == ("alicia", "%d\n" % pid), name
     log = app1.check_output("cat /var/log/alicia/%s.log", name)
     assert re.search(r" INFO %s\[%d\] HTTP listening on 127\.0\.0\.1:%d" % (name, pid, INSTANCES[name]), log), log[-2000:]
     assert "/var/log/alicia/%s.log" % name in app1.check_output("cat /etc/logrotate.d/alicia*")

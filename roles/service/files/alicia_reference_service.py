@@ -17,7 +17,8 @@ Standard library and paho-mqtt only (1.6, Debian 12's python3-paho-mqtt, or
             SERVICE_CONFIG (a JSON object file: the instance's settings, e.g.
             seed 004's TTS engine_type, enable_coqui, coqui_model; its
             log_level and health_check_interval override LOG_LEVEL and
-            HEARTBEAT_INTERVAL)
+            HEARTBEAT_INTERVAL), SERVICE_PID_FILE (written once HTTP
+            listens, removed on a clean stop)
   faults    ALICIA_FAULT_START_DELAY (s before HTTP listens),
             ALICIA_FAULT_UNHEALTHY=1, ALICIA_FAULT_FAIL_AT_START=1,
             ALICIA_FAULT_EXIT_AFTER (s, then exit 3 like a crash)
@@ -160,6 +161,7 @@ def load_config(env):
         "name": name,
         "instance": instance,
         "settings": settings,
+        "pid_file": env.get("SERVICE_PID_FILE", "").strip() or None,
         "port": _number(env, "SERVICE_PORT", None, int, 1, 65535),
         "version": env["SERVICE_VERSION"].strip(),
         "environment": env["ENVIRONMENT"].strip(),
@@ -632,6 +634,10 @@ def main(env=None):
     server = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True)
     server.start()
     LOG.info("HTTP listening on %s:%d", config["bind"], config["port"])
+    if config["pid_file"] and not write_pid_file(config["pid_file"]):
+        httpd.shutdown()
+        httpd.server_close()
+        return EXIT_STARTUP
     start_mqtt(state)
     if config["fault_unhealthy"]:
         LOG.warning("fault: always reporting unhealthy (ALICIA_FAULT_UNHEALTHY=1)")
@@ -643,8 +649,34 @@ def main(env=None):
     httpd.shutdown()
     httpd.server_close()
     stop_mqtt(state)
+    if config["pid_file"]:
+        remove_pid_file(config["pid_file"])
     LOG.info("stopped")
     return EXIT_OK
+
+
+def write_pid_file(path):
+    """The process id in ``path`` (written beside it, then renamed); False when it cannot be written."""
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(temporary, "w") as handle:
+            handle.write("%d\n" % os.getpid())
+        os.rename(temporary, path)
+    except OSError as exc:
+        LOG.error("cannot write the pid file %s: %s", path, exc)
+        return False
+    return True
+
+
+def remove_pid_file(path):
+    """Remove ``path`` if it still holds this process's id (a newer instance may have replaced it)."""
+    try:
+        with open(path) as handle:
+            if handle.read().strip() != str(os.getpid()):
+                return
+        os.remove(path)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

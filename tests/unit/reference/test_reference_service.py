@@ -183,6 +183,25 @@ def test_instance_and_its_settings_file(start_service, watch, tmp_path):
     assert "instance tts-primary" in log
 
 
+def test_pid_file_written_once_listening_and_removed_on_a_clean_stop(start_service, tmp_path):
+    pid_file = tmp_path / "tts-primary.pid"
+    service = start_service("tts_service", SERVICE_INSTANCE="tts-primary", SERVICE_PID_FILE=str(pid_file))
+    service.wait_health("healthy")
+    assert pid_file.read_text() == "%d\n" % service.proc.pid
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    service.signal(signal.SIGTERM)
+    assert service.wait_exit() == 0
+    assert not pid_file.exists()
+
+
+def test_a_pid_file_it_cannot_write_is_a_startup_failure(start_service, tmp_path):
+    pid_file = tmp_path / "missing-directory" / "tts-primary.pid"
+    service = start_service("tts_service", SERVICE_PID_FILE=str(pid_file), MQTT_PORT="1883")
+    assert service.wait_exit() == 1
+    assert "cannot write the pid file %s" % pid_file in service.log()
+    assert not service.listening()
+
+
 @pytest.mark.parametrize("content, problem", [
     ("not json", "cannot be read as JSON"),
     ("[1, 2]", "must hold a JSON object, got list"),
