@@ -129,9 +129,8 @@ def test_an_unhealthy_instance_answering_200_leaves_rotation(lb):
     the check reads the JSON status."""
     lb.run("echo ALICIA_FAULT_UNHEALTHY=1 > /etc/alicia-demo/2.env && systemctl restart alicia-demo@2")
     try:
-        assert json.loads(lb.check_output("python3 -c 'import urllib.request; print(urllib.request.urlopen("
-                                          "\"http://127.0.0.1:18102/health\", timeout=5).read().decode())'"))[
-            "status"] == "unhealthy"
+        # The restarted instance answers once it listens (a loaded machine takes a moment).
+        wait_for(lambda: instance_status(lb, 18102) == "unhealthy", 20, what="demo-2 answering unhealthy")
         wait_for(lambda: servers_state(lb)["demo-2"]["op"] == 0, 10, what="demo-2 down")
         result = load(lb, 20, 1)
         assert result["failed"] == 0, result
@@ -139,6 +138,13 @@ def test_an_unhealthy_instance_answering_200_leaves_rotation(lb):
     finally:
         lb.run("rm -f /etc/alicia-demo/2.env && systemctl restart alicia-demo@2")
     wait_all_up(lb)
+
+
+def instance_status(host, port):
+    """The "status" of an instance's /health, or None while it does not answer."""
+    result = host.run("python3 -c 'import json, urllib.request; print(json.load(urllib.request.urlopen("
+                      "\"http://127.0.0.1:%d/health\", timeout=5))[\"status\"])'" % port)
+    return result.stdout.strip() if result.rc == 0 else None
 
 
 def test_killed_instance_no_failed_request(lb):
