@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -32,6 +33,16 @@ def resolved_catalogue(overrides=None):
     return cat.resolve(d["catalogue_services"], overrides=overrides, defaults=d["catalogue_service_defaults"],
                        environment=d["catalogue_environment"], phases=d["catalogue_phases"],
                        broker=d["catalogue_broker"])
+
+
+def wait_until(predicate, timeout, step=1.0):
+    """Poll ``predicate`` every ``step`` seconds for at most ``timeout``; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
 
 
 def docker_write(container, path, data):

@@ -23,7 +23,7 @@ import testinfra
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CATALOGUE = resolved_catalogue(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml"))
 TTS = CATALOGUE["tts_service"]
@@ -59,15 +59,6 @@ def get(host, url):
               "except Exception as exc:\n"
               "    print(json.dumps({'error': repr(exc)}))\n")
     return json.loads(host.check_output("/usr/bin/python3 -c %s %s", script, url))
-
-
-def wait_until(predicate, timeout, step=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def main_pid(host, unit):

@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 import testinfra
@@ -30,7 +29,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 SCENARIO = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
@@ -110,15 +109,6 @@ def health(host):
     ports = [str(CATALOGUE[s]["port"]) for s in SERVICES]
     out = json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
     return dict((s, (out[p].get("status"), out[p].get("broker_connected"))) for s, p in zip(SERVICES, ports))
-
-
-def wait_until(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def delete_the_network(host):
