@@ -128,6 +128,8 @@ class ActionModule(ActionBase):
                 module_args["defaults"] = without_none(params["defaults"])
             if params.get("prune"):
                 module_args["prune"] = [without_none(spec) for spec in params["prune"]]
+            if params.get("report_units"):
+                module_args["report_units"] = params["report_units"]
 
             result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
             return result

@@ -83,6 +83,7 @@ def argument_spec():
         files=dict(type="list", elements="dict", required=True, options=ENTRY_OPTIONS),
         defaults=dict(type="dict", options=DEFAULTS_OPTIONS),
         prune=dict(type="list", elements="dict", options=PRUNE_OPTIONS),
+        report_units=dict(type="list", elements="str", default=[]),
     )
 
 

@@ -275,6 +275,20 @@ options:
           - A directory's mtime changes when an entry directly in it is added, removed or
             renamed (a file written by this module is renamed into place).
         type: int
+  report_units:
+    description:
+      - systemd units whose state the result reports in RV(units), read with one
+        C(systemctl show) after the files are applied (also in check mode, where
+        nothing is applied). Nothing is started, enabled or reloaded - that is
+        M(alicia.platform.units)' job.
+      - For a role that configures a unit with these files and must then make sure it is
+        enabled and running, the state read here saves a module execution on a re-run -
+        it calls M(alicia.platform.units) only when the unit is not enabled, not running,
+        or a file it reads changed.
+      - A unit that does not exist is reported with RV(units.load_state=not-found).
+    type: list
+    elements: str
+    default: []
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -509,6 +523,42 @@ diff:
       after_header: /etc/logrotate.d/alicia-tts (mode 0644)
       before: "/var/log/alicia/tts.log {\n  daily\n}\n"
       after: "/var/log/alicia/tts.log {\n  weekly\n}\n"
+units:
+  description:
+    - The state of each O(report_units) unit after the files were applied, by unit name.
+  returned: always
+  type: dict
+  sample:
+    logrotate.timer:
+      load_state: loaded
+      active_state: active
+      sub_state: waiting
+      unit_file_state: enabled
+      main_pid: 0
+      active: true
+      enabled: true
+  contains:
+    load_state:
+      description: C(LoadState) (V(not-found) for a unit that does not exist).
+      type: str
+    active_state:
+      description: C(ActiveState).
+      type: str
+    sub_state:
+      description: C(SubState).
+      type: str
+    unit_file_state:
+      description: C(UnitFileState).
+      type: str
+    main_pid:
+      description: C(MainPID), V(0) when none.
+      type: int
+    active:
+      description: Whether C(ActiveState) is V(active), V(activating) or V(reloading).
+      type: bool
+    enabled:
+      description: Whether C(UnitFileState) is V(enabled) or V(enabled-runtime).
+      type: bool
 msg:
   description: Summary of what changed.
   returned: always
@@ -529,6 +579,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._files import (
     prepare,
     resolve_ids,
 )
+from ansible_collections.alicia.platform.plugins.module_utils._units import Systemctl, UnitsError
 
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -591,8 +642,27 @@ def run_module():
         result = dict(exc.result or {})
         result.update(msg="files: %s" % exc.msg, failed_path=exc.path, invocation=invocation)
         module.fail_json(**result)
+    result["units"] = {}
+    if params["report_units"]:
+        try:
+            result["units"] = report_units(params["report_units"], module.get_bin_path("systemctl", required=True),
+                                           module.run_command)
+        except UnitsError as exc:
+            result.update(msg="files: applied, but the state of %s could not be read: %s"
+                          % (", ".join(params["report_units"]), exc.msg), invocation=invocation)
+            module.fail_json(**result)
     result["invocation"] = invocation
     module.exit_json(**result)
+
+
+def report_units(names, systemctl, run):
+    """name -> unit state of every unit in ``names`` (each once), in ONE ``systemctl show``."""
+    unique = []
+    for name in names:
+        if name not in unique:
+            unique.append(name)
+    return Systemctl(systemctl, lambda argv: run(argv, environ_update=dict(SYSTEMD_PAGER="", SYSTEMD_COLORS="0"))
+                     ).show(unique)
 
 
 def main():

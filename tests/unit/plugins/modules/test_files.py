@@ -758,3 +758,99 @@ def test_link_rejects_mode_and_needs_target(files, service):
 
     rc, result = files([link_entry(service, "releases/1.0.0")], defaults=dict(mode="0600", owner=USER))
     assert rc == 0 and os.readlink(str(current)) == "releases/1.0.0", "defaults.mode does not apply to links"
+
+
+# ---------------------------------------------------------------------------
+# report_units: the state of the units the files configure, in the same execution
+# ---------------------------------------------------------------------------
+
+FAKE_SHOW = """#!/bin/sh
+# A fake systemctl: logs its argv, answers `show` for units named in $FAKE_UNITS_DIR.
+echo "$*" >> "$FAKE_UNITS_DIR/calls"
+[ "$1" = show ] || exit 9
+shift
+first=1
+for arg in "$@"; do
+    case "$arg" in --*) continue ;; esac
+    [ "$first" = 1 ] || echo
+    first=0
+    if [ -f "$FAKE_UNITS_DIR/$arg" ]; then
+        cat "$FAKE_UNITS_DIR/$arg"
+    else
+        printf 'Id=%s\\nLoadState=not-found\\nActiveState=inactive\\nSubState=dead\\nUnitFileState=\\nMainPID=0\\n' "$arg"
+    fi
+done
+[ -f "$FAKE_UNITS_DIR/fail" ] && { echo "Failed to connect to bus" >&2; exit 1; }
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_systemctl(tmp_path, monkeypatch):
+    """A directory of unit states read by a fake systemctl first on PATH; returns (units_dir, calls())."""
+    units_dir = tmp_path / "units"
+    bindir = tmp_path / "bin"
+    units_dir.mkdir()
+    bindir.mkdir()
+    script = bindir / "systemctl"
+    script.write_text(FAKE_SHOW)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ.get("PATH", "")))
+    monkeypatch.setenv("FAKE_UNITS_DIR", str(units_dir))
+    (units_dir / "logrotate.timer").write_text(
+        "Id=logrotate.timer\nLoadState=loaded\nActiveState=active\nSubState=waiting\nUnitFileState=enabled\nMainPID=0\n")
+
+    def calls():
+        path = units_dir / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+    return units_dir, calls
+
+
+def test_report_units_reads_each_unit_once_in_one_systemctl_show(files, tmp_path, fake_systemctl):
+    _units_dir, calls = fake_systemctl
+    target = tmp_path / "policy"
+    entry = dict(path=str(target), content="weekly\n", owner=USER, group=GROUP, mode="0644")
+    rc, result = files([entry], report_units=["logrotate.timer", "absent.service", "logrotate.timer"])
+    assert rc == 0, result
+    assert result["changed"] is True
+    assert result["units"]["logrotate.timer"]["active"] is True
+    assert result["units"]["logrotate.timer"]["enabled"] is True
+    assert result["units"]["logrotate.timer"]["sub_state"] == "waiting"
+    assert result["units"]["absent.service"]["load_state"] == "not-found"
+    assert result["units"]["absent.service"]["active"] is False
+    assert len(calls()) == 1 and calls()[0].endswith("logrotate.timer absent.service"), calls()
+
+
+def test_report_units_after_applying_and_in_check_mode(files, tmp_path, fake_systemctl):
+    units_dir, calls = fake_systemctl
+    (units_dir / "logrotate.timer").write_text(
+        "Id=logrotate.timer\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=disabled\nMainPID=0\n")
+    target = tmp_path / "dropin.conf"
+    rc, result = files([dict(path=str(target), content="[Timer]\n", owner=USER, group=GROUP, mode="0644")],
+                       check=True, report_units=["logrotate.timer"])
+    assert rc == 0, result
+    assert result["changed"] is True and not target.exists()
+    assert result["units"]["logrotate.timer"] == dict(
+        load_state="loaded", active_state="inactive", sub_state="dead", unit_file_state="disabled", main_pid=0,
+        active=False, enabled=False)
+    assert len(calls()) == 1
+
+
+def test_no_report_units_no_systemctl_call(files, tmp_path, fake_systemctl):
+    _units_dir, calls = fake_systemctl
+    rc, result = files([dict(path=str(tmp_path / "f"), content="x\n", owner=USER, group=GROUP, mode="0644")])
+    assert rc == 0, result
+    assert result["units"] == {}
+    assert calls() == []
+
+
+def test_report_units_failure_names_the_units_and_keeps_what_was_applied(files, tmp_path, fake_systemctl):
+    units_dir, _calls = fake_systemctl
+    (units_dir / "fail").write_text("")
+    target = tmp_path / "policy"
+    rc, result = files([dict(path=str(target), content="weekly\n", owner=USER, group=GROUP, mode="0644")],
+                       report_units=["logrotate.timer"])
+    assert rc == 1
+    assert "applied, but the state of logrotate.timer could not be read" in result["msg"]
+    assert "Failed to connect to bus" in result["msg"]
+    assert result["changed_paths"] == [str(target)] and target.read_text() == "weekly\n"
