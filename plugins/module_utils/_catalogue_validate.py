@@ -690,6 +690,47 @@ def _check_docker(name, entry, errors):
                           % (", ".join(DOCKER_RESTART_POLICIES), policy)))
 
 
+# ---- port and listen_port ----------------------------------------------------
+
+# Runtimes whose process binds on the host's network: it binds the port it is
+# reached at. Only docker maps one port to another (published port ->
+# container listen_port).
+HOST_NETWORK_RUNTIMES = ("systemd", "supervisor", "manual")
+
+
+def _valid_port(value):
+    return is_int(value) and 1 <= value <= 65535
+
+
+def listen_port_problem(entry, runtime=None):
+    """Why ``entry``'s ``listen_port`` cannot work with ``runtime`` (default:
+    the entry's own), or None.
+
+    ``port`` is where a service is reached on its host (firewall, health
+    sweep, gates, dependants); ``listen_port`` what its process binds. Only
+    the docker runtime maps the one to the other, so a host-network runtime
+    needs them equal. Multi-instance services (their instances listen on
+    ``instance_ports``) and the broker are not concerned; malformed ports
+    are reported on their own field.
+    """
+    if not isinstance(entry, dict) or entry.get("kind", "service") != "service" or instance_count(entry):
+        return None
+    port, listen = entry.get("port"), entry.get("listen_port")
+    if not _valid_port(port) or not _valid_port(listen) or listen == port:
+        return None
+    runtime = runtime or entry.get("runtime", "systemd")
+    if runtime not in HOST_NETWORK_RUNTIMES:
+        return None
+    return ("listen_port %d differs from port %d, which only the docker runtime can map (runtime %s binds the port "
+            "it is reached at: set port to %d, or drop listen_port)" % (listen, port, runtime, listen))
+
+
+def _check_listen_port(name, entry, errors):
+    problem = listen_port_problem(entry)
+    if problem:
+        errors.append(fmt(name, "listen_port", problem))
+
+
 # ---- Runtime supervisor / manual: restart settings (all runtimes) ----------
 
 # Seed 004's restart settings: consecutive failed starts before giving up
@@ -726,9 +767,12 @@ HOST_RUNTIMES = ("systemd", "supervisor", "manual")
 def host_runtime_errors(value, host=None, catalogue=None, group_names=None):
     """Problems of a host's ``service_runtime`` ("" or None: each entry's own runtime).
 
-    With the resolved ``catalogue`` and the host's ``group_names``: a runtime
-    other than systemd forced on a host that runs a multi-instance service
-    (only systemd runs several instances) names that service.
+    With the resolved ``catalogue`` and the host's ``group_names``, each
+    service of the host that the forced runtime cannot run is named: a
+    multi-instance service under a runtime other than systemd (only systemd
+    runs several instances), and a docker service whose ``listen_port``
+    differs from its ``port`` (a host-network runtime binds the port it is
+    reached at; only docker maps one to the other).
     """
     if value is None or value == "":
         return []
@@ -737,13 +781,23 @@ def host_runtime_errors(value, host=None, catalogue=None, group_names=None):
         return ["service_runtime%s: must be one of %s (or empty: each service's own runtime), got %r"
                 % (where, ", ".join(HOST_RUNTIMES), value)]
     found = []
-    if value != "systemd" and isinstance(catalogue, dict):
-        groups = set(group_names or [])
-        for name, entry in catalogue.items():
-            if (isinstance(entry, dict) and entry.get("kind", "service") == "service" and entry.get("group") in groups
-                    and entry.get("instance_list")):
-                found.append("service_runtime%s: %s cannot run service '%s': it has %d instances (field 'instances'), "
-                             "which only the systemd runtime runs" % (where, value, name, len(entry["instance_list"])))
+    if not isinstance(catalogue, dict):
+        return found
+    groups = set(group_names or [])
+    for name, entry in catalogue.items():
+        if (not isinstance(entry, dict) or entry.get("kind", "service") != "service"
+                or entry.get("group") not in groups):
+            continue
+        if value != "systemd" and entry.get("instance_list"):
+            found.append("service_runtime%s: %s cannot run service '%s': it has %d instances (field 'instances'), "
+                         "which only the systemd runtime runs" % (where, value, name, len(entry["instance_list"])))
+            continue
+        # An entry of a host-network runtime of its own is reported by the catalogue checks.
+        own = entry.get("runtime", "systemd")
+        problem = None if own in HOST_NETWORK_RUNTIMES else listen_port_problem(entry, value)
+        if problem:
+            found.append("service_runtime%s: %s cannot run service '%s' (field 'listen_port'): %s"
+                         % (where, value, name, problem))
     return found
 
 
@@ -799,6 +853,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
         _check_port(name, "port", entry["port"], found)
     if entry.get("listen_port") is not None:
         _check_port(name, "listen_port", entry["listen_port"], found)
+    _check_listen_port(name, entry, found)
     runtime = entry.get("runtime")
     if runtime not in runtimes:
         found.append(fmt(name, "runtime", "unknown runtime %r (known: %s)" % (runtime, ", ".join(runtimes))))
@@ -872,16 +927,15 @@ def errors(catalogue, groups=None, secrets=None, phases=DEFAULT_PHASES, runtimes
     return sorted(found, key=_key)
 
 
-# Runtimes whose process binds on the host's network: their listen_port is
-# a host port too (a docker service listens inside its container).
-HOST_NETWORK_RUNTIMES = ("systemd", "supervisor", "manual")
-
-
 def _bound_ports(entry):
     """(field, port) pairs an entry binds on each of its hosts.
 
-    A multi-instance service binds its published ``port`` (the balancer) and
-    each of its ``instance_ports`` (the instances, on the loopback address).
+    A single-instance service binds its ``port``: a host-network runtime's
+    process binds it itself (its ``listen_port`` may not differ, see
+    _check_listen_port), docker publishes it (``listen_port`` is inside the
+    container). A multi-instance service binds its published ``port`` (the
+    balancer) and each of its ``instance_ports`` (the instances, on the
+    loopback address).
     """
     bound = [("port", entry["port"])]
     if entry.get("kind", "service") == "service" and instance_count(entry):
@@ -889,10 +943,6 @@ def _bound_ports(entry):
         for port in ports if is_list(ports) else []:
             if is_int(port) and 1 <= port <= 65535:
                 bound.append(("instance_ports", port))
-        return bound
-    listen = entry.get("listen_port")
-    if entry.get("runtime", "systemd") in HOST_NETWORK_RUNTIMES and is_int(listen) and listen != entry["port"]:
-        bound.append(("listen_port", listen))
     return bound
 
 

@@ -242,19 +242,21 @@ def service_instances(entry):
     """The instances of one service on each host of its group: [{instance, port}].
 
     The one place that knows how a service's instances are named and on
-    which port each listens: a single-instance service runs one instance,
-    named after the service, on its ``listen_port``; a multi-instance
-    service (a non-empty resolved ``instance_list``) one per instance, on
-    the instance's ``listen_port``, plus ``balanced``, its published
-    ``port``, where the balancer (HAProxy) answers. endpoints() and rows()
-    follow.
+    which port each is reached on its host: a single-instance service runs
+    one instance, named after the service, reached on its ``port`` (docker
+    publishes ``port`` to the container's ``listen_port``; a host-network
+    runtime binds ``port`` itself, preflight refuses a ``listen_port`` that
+    differs); a multi-instance service (a non-empty resolved
+    ``instance_list``) one per instance, on the instance's ``listen_port``
+    (on the loopback address), plus ``balanced``, its published ``port``,
+    where the balancer (HAProxy) answers. endpoints() and rows() follow.
     """
     instances = entry.get("instance_list")
     if isinstance(instances, list) and instances:
         found = [{"instance": instance["name"], "port": instance["listen_port"]} for instance in instances]
         found.append({"instance": BALANCED, "port": entry["port"]})
         return found
-    return [{"instance": entry["name"], "port": entry["listen_port"]}]
+    return [{"instance": entry["name"], "port": entry["port"]}]
 
 
 def endpoints(catalogue, group_names, host, service=None, address="127.0.0.1"):

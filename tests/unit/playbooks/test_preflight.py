@@ -82,6 +82,14 @@ def lab(tmp_path_factory, root, start_playbook):
         "voice_router": {"port": 8009},
         "ai_service": {"depends_on": {"grok_integration": {"type": "required"}}},
     }}))
+    # listen_port differing from port: refused for a host-network runtime in the
+    # catalogue; a valid docker entry refused on the hosts that force one on it.
+    listen_bad = directory / "listen-bad.yml"
+    listen_bad.write_text(yaml.safe_dump({"catalogue_overrides": {
+        "voice_router": {"port": 8005, "listen_port": 9105}}}))
+    listen_docker = directory / "listen-docker.yml"
+    listen_docker.write_text(yaml.safe_dump({"catalogue_overrides": {
+        "stt_service": {"runtime": "docker", "listen_port": 9101}}}))
     partial = json.loads(json.dumps(data))
     del partial["catalogue_secrets"]["grok_integration"]["GROK_API_KEY"]
     partial_file = directory / "partial.yml"
@@ -105,6 +113,9 @@ def lab(tmp_path_factory, root, start_playbook):
                        "playbooks/preflight.yml"],
         "endpoints": ["-i", str(endpoints_inventory_file), "-e", "out=%s" % endpoints_out, "--limit", "lab1",
                       str(endpoints_play)],
+        "listen_port": ["-i", inv, "-e", sec, "-e", "@" + str(listen_bad), "--tags", "core", str(site)],
+        "forced_runtime": ["-i", inv, "-e", sec, "-e", "@" + str(listen_docker), "-e", "service_runtime=supervisor",
+                           "--tags", "core", str(site)],
     }
     running = dict((name, start_playbook(args, python=sys.executable)) for name, args in scenarios.items())
     results = dict((name, proc.wait_result()) for name, proc in running.items())
@@ -139,6 +150,29 @@ def test_bad_override_fails_naming_service_and_field_before_hosts(lab):
     assert "unreachable=0" in text
     for value in lab["values"]:
         assert value not in text
+
+
+def test_a_listen_port_a_host_network_runtime_cannot_bind_fails_before_hosts(lab):
+    proc = lab["results"]["listen_port"]
+    text = output(proc)
+    assert proc.returncode == 2, text
+    assert ("catalogue: service 'voice_router' field 'listen_port': listen_port 9105 differs from port 8005, which "
+            "only the docker runtime can map (runtime systemd binds the port it is reached at: set port to 9105, or "
+            "drop listen_port)") in text
+    assert "Touch the host" not in text and "unreachable=0" in text
+
+
+def test_a_host_forcing_its_runtime_on_a_mapped_docker_service_fails_before_hosts(lab):
+    proc = lab["results"]["forced_runtime"]
+    text = output(proc)
+    assert proc.returncode == 2, text
+    assert "catalogue: service '" not in text  # the catalogue itself is valid
+    assert "Preflight | service_runtime" in text
+    for host in ("lab1", "lab2"):
+        assert ("service_runtime on host '%s': supervisor cannot run service 'stt_service' (field 'listen_port'): "
+                "listen_port 9101 differs from port 8001, which only the docker runtime can map (runtime supervisor "
+                "binds the port it is reached at: set port to 9101, or drop listen_port)" % host) in text
+    assert "Touch the host" not in text and "unreachable=0" in text
 
 
 def test_missing_secret_fails_with_its_name_only(lab):

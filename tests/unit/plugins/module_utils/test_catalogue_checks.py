@@ -381,25 +381,27 @@ def test_vaulted_values_are_their_text(shipped):
     assert cat.service_env(shipped, "stt_service", secrets, "b")["MQTT_PASSWORD"] == "pw"
 
 
-# ---- listen_port: a host-network runtime binds it on the host -------------------
+# ---- listen_port: what the process binds (test_catalogue_listen_port.py) --------
 
-def test_listen_port_clash_on_one_host_is_rejected(resolve):
-    catalogue = resolve({"stt_service": {"listen_port": 9100}, "ai_service": {"listen_port": 9100}})
+def test_two_host_network_services_binding_one_port_on_one_host_clash(resolve):
+    # A host-network runtime binds its port (listen_port may not differ): the clash is on port.
+    catalogue = resolve({"stt_service": {"port": 9100}, "ai_service": {"port": 9100, "listen_port": 9100}})
     groups = {"alicia_voice": ["v1"], "alicia_broker": ["b1"]}
     found = [m for m in cat.errors(catalogue, groups=groups) if "9100" in m]
-    assert found == ["catalogue: service 'ai_service' field 'listen_port': port 9100 on host 'v1' already used by "
-                     "service 'stt_service' (its listen_port)"]
-
-
-def test_listen_port_clashing_with_another_services_port_is_rejected(resolve):
-    catalogue = resolve({"ai_service": {"listen_port": 8001}})  # stt_service's published port
-    found = [m for m in cat.errors(catalogue, groups={"alicia_voice": ["v1"]}) if "8001" in m]
-    assert found == ["catalogue: service 'ai_service' field 'listen_port': port 8001 on host 'v1' already used by "
+    assert found == ["catalogue: service 'ai_service' field 'port': port 9100 on host 'v1' already used by "
                      "service 'stt_service'"]
 
 
-def test_listen_port_may_repeat_across_hosts_and_inside_containers(resolve):
-    catalogue = resolve({"stt_service": {"listen_port": 9100}, "health_monitor": {"listen_port": 9100},
+def test_a_listen_port_that_is_another_services_port_is_refused_once(resolve):
+    catalogue = resolve({"ai_service": {"listen_port": 8001}})  # stt_service's published port
+    found = [m for m in cat.errors(catalogue, groups={"alicia_voice": ["v1"]}) if "8001" in m]
+    assert found == ["catalogue: service 'ai_service' field 'listen_port': listen_port 8001 differs from port 8002, "
+                     "which only the docker runtime can map (runtime systemd binds the port it is reached at: set "
+                     "port to 8001, or drop listen_port)"]
+
+
+def test_ports_may_repeat_across_hosts_and_listen_ports_inside_containers(resolve):
+    catalogue = resolve({"stt_service": {"port": 9100}, "health_monitor": {"port": 9100, "listen_port": 9100},
                          "ai_service": {"listen_port": 9100, "runtime": "docker"}})
     groups = {"alicia_voice": ["v1"], "alicia_management": ["m1"]}
     assert not [m for m in cat.errors(catalogue, groups=groups) if "9100" in m]

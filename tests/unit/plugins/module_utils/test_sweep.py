@@ -205,13 +205,39 @@ def test_endpoints_are_the_host_s_services_probed_on_loopback(shipped):
 
 
 def test_endpoints_follow_the_catalogue(resolve):
-    catalogue = resolve({"tts_service": {"listen_port": 9003, "health": {"path": "/ready", "status": 204,
-                                                                         "json_field": None}},
+    catalogue = resolve({"tts_service": {"port": 9003, "health": {"path": "/ready", "status": 204,
+                                                                  "json_field": None}},
                          "ai_service": {"health": None}})
     got = dict((e["service"], e) for e in sweep.endpoints(catalogue, ["alicia_voice"], "lab1"))
     assert "ai_service" not in got
     assert (got["tts_service"]["url"], got["tts_service"]["port"], got["tts_service"]["expect_status"],
             got["tts_service"]["json_field"]) == ("http://127.0.0.1:9003/ready", 9003, [204], None)
+
+
+# A docker service published on 8003, listening on 9003 inside its container:
+# the host answers on 8003, nothing listens on 9003 there.
+DOCKER_TTS = {"tts_service": {"runtime": "docker", "listen_port": 9003}}
+
+
+def test_a_docker_service_is_probed_on_its_published_port(resolve):
+    catalogue = resolve(DOCKER_TTS)
+    assert sweep.service_instances(catalogue["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+    got = sweep.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
+    assert [(e["instance"], e["port"], e["url"]) for e in got] == [
+        ("tts_service", 8003, "http://127.0.0.1:8003/health")]
+
+
+def test_the_sweep_of_a_docker_service_reaches_what_the_host_publishes(resolve, reference, refused_port):
+    """Probed for real: the catalogue's port is a live server (what Docker publishes),
+    its listen_port a port where nothing listens on the host."""
+    published = int(reference.rsplit(":", 1)[1])
+    catalogue = resolve({"tts_service": {"runtime": "docker", "port": published, "listen_port": refused_port}})
+    endpoints = sweep.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
+    summary = sweep.sweep(endpoints)
+    assert summary["healthy"] is True, summary["msg"]
+    rows = sweep.rows(catalogue, {"lab1": {"groups": ["alicia_voice"], "sweep": summary}}, service="tts_service")
+    assert [(r["instance"], r["port"], r["status"], r["version"]) for r in rows] == [
+        ("tts_service", published, "healthy", "1.2.3")]
 
 
 def test_service_instances_of_a_single_instance_service(shipped):

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service role's gates probe a service where it is reached: its `port`.
+
+roles/service/vars/main.yml rendered by Ansible's own templar (with the
+catalogue's and the role's defaults) for a docker service published on
+8001 and listening on 9101 inside its container: the phase's local gate
+(`_service_endpoints`), the manual runtime's dependency checks on this host
+and on another (`_service_manual_requires`) and its own start check all use
+8001; only the container keeps 9101 (the published-port mapping, and its
+HEALTHCHECK, which reads SERVICE_PORT inside the container).
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+RENDER = r"""
+import json, sys
+root = sys.argv[1]
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
+try:  # ansible-core 2.19: data tagging; role files are trusted templates
+    from ansible.template import trust_as_template
+except ImportError:  # 2.17, 2.18: every string is a template
+    trust_as_template = None
+init_plugin_loader([root + "/.collections"])
+
+
+def trusted(value):
+    if trust_as_template is None:
+        return value
+    if isinstance(value, dict):
+        return dict((key, trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    return trust_as_template(value) if isinstance(value, str) else value
+
+
+loader = DataLoader()
+variables = {}
+for path in ("roles/catalogue/defaults/main.yml", "roles/service/defaults/main.yml", "roles/service/vars/main.yml"):
+    variables.update(trusted(loader.load_from_file(root + "/" + path)))
+variables.update(json.loads(sys.argv[2]))
+templar = Templar(loader=loader, variables=variables)
+print(json.dumps(dict((name, templar.template(trusted("{{ %s }}" % name))) for name in json.loads(sys.argv[3]))))
+"""
+
+# stt_service in docker (8001 published -> 9101 in the container) on v1;
+# voice_router, which requires it, with the manual runtime on v1 or on r1.
+OVERRIDES = {"stt_service": {"runtime": "docker", "listen_port": 9101},
+             "voice_router": {"runtime": "manual"}}
+GROUPS = {"alicia_voice": ["v1"], "alicia_router": ["r1"], "alicia_broker": ["b1"]}
+HOSTVARS = {"b1": {"alicia_address": "10.0.0.1"}, "v1": {"alicia_address": "10.0.0.2"},
+            "r1": {"alicia_address": "10.0.0.3"}}
+SECRETS = {"voice_router": {"MQTT_PASSWORD": "unit-test"}}
+
+
+def render(root, host, group_names, overrides, names):
+    extra = {"catalogue_overrides": overrides, "group_names": group_names, "inventory_hostname": host,
+             "service_phase": "voice", "groups": GROUPS, "hostvars": HOSTVARS, "catalogue_secrets": SECRETS}
+    proc = subprocess.run([sys.executable, "-c", RENDER, root, json.dumps(extra), json.dumps(names)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def on_v1(root):
+    """The voice phase on v1, which runs stt_service (docker) and voice_router (manual)."""
+    return render(root, "v1", ["alicia", "alicia_voice"], OVERRIDES,
+                  ["_service_endpoints", "_service_manual_requires", "_service_manual_files",
+                   "_service_docker_containers"])
+
+
+def test_the_local_gate_probes_a_docker_service_on_its_published_port(on_v1):
+    urls = dict((e["service"], e["url"]) for e in on_v1["_service_endpoints"])
+    assert urls == {"stt_service": "http://127.0.0.1:8001/health", "ai_service": "http://127.0.0.1:8002/health",
+                    "tts_service": "http://127.0.0.1:8003/health", "voice_router": "http://127.0.0.1:8004/health"}
+
+
+def test_a_manual_dependant_on_the_same_host_checks_the_published_port(on_v1):
+    checks = on_v1["_service_manual_requires"]["voice_router"]
+    assert [(c["name"], c["url"]) for c in checks] == [
+        ("stt_service", "http://127.0.0.1:8001/health"), ("ai_service", "http://127.0.0.1:8002/health"),
+        ("tts_service", "http://127.0.0.1:8003/health")]
+
+
+def test_the_manual_service_s_own_start_check_uses_its_port(on_v1):
+    config = [f for f in on_v1["_service_manual_files"] if f["path"].endswith("/voice_router.json")]
+    assert len(config) == 1
+    assert json.loads(config[0]["content"])["health"]["url"] == "http://127.0.0.1:8004/health"
+
+
+def test_only_the_container_keeps_the_listen_port(on_v1):
+    (container,) = on_v1["_service_docker_containers"]
+    assert container["name"].endswith("stt_service")
+    assert container["published_ports"] == ["8001:9101"]
+    # The container's HEALTHCHECK runs inside it, on SERVICE_PORT (the listen_port).
+    assert 'os.environ["SERVICE_PORT"]' in container["healthcheck"]["test"][2]
+
+
+def test_a_manual_dependant_on_another_host_checks_the_published_port(root):
+    overrides = dict(OVERRIDES, voice_router={"runtime": "manual", "group": "alicia_router"})
+    got = render(root, "r1", ["alicia", "alicia_router"], overrides, ["_service_manual_requires"])
+    checks = got["_service_manual_requires"]["voice_router"]
+    assert [(c["name"], c["url"]) for c in checks] == [
+        ("stt_service@v1", "http://10.0.0.2:8001/health"), ("ai_service@v1", "http://10.0.0.2:8002/health"),
+        ("tts_service@v1", "http://10.0.0.2:8003/health")]
