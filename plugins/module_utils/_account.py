@@ -463,3 +463,81 @@ def ensure(params, run, which, check_mode=False, want_diff=False):
     else:
         result["msg"] = "group %s and user %s are as wanted" % (want["group"], want["name"])
     return result
+
+
+# ---------------------------------------------------------------------------
+# The same decision from a shell read (raw): no module on a host that is as wanted
+# ---------------------------------------------------------------------------
+
+REPORT_MARK = "@@alicia-account@@"
+
+
+def _quote(text):
+    return "'" + str(text).replace("'", "'\"'\"'") + "'"
+
+
+def probe_command(name, uid=None):
+    """A POSIX shell command that prints what ``read_state`` reads, for ``ansible.builtin.raw``.
+
+    Each ``getent`` call's output follows a ``<REPORT_MARK> <database> <rc>``
+    line. The shadow entry is cut to the user name and a lock flag (``!`` or
+    ``*``): the hash never leaves the host.
+    """
+    keys = _quote(name) + (" " + _quote(int(uid)) if uid is not None else "")
+    section = "printf '%%s %s %%s\\n%%s\\n' " + _quote(REPORT_MARK) + ' "$r" "$o"'
+    return "; ".join([
+        "o=$(getent group); r=$?",
+        section % "group",
+        "o=$(getent passwd %s); r=$?" % keys,
+        section % "passwd",
+        "o=$(getent shadow %s); r=$?" % _quote(name),
+        "o=$(printf '%s\\n' \"$o\" | awk -F: 'NF > 1 { print $1 \":\" (substr($2, 1, 1) == \"!\" ? \"!\" : \"*\") }')",
+        section % "shadow",
+    ])
+
+
+def parse_report(text):
+    """database -> (rc, stdout) from the output of ``probe_command``."""
+    sections, current = {}, None
+    for line in (text or "").splitlines():
+        if line.startswith(REPORT_MARK + " "):
+            fields = line.split()
+            if len(fields) != 3:
+                raise AccountError("the account probe printed a malformed section line: %r" % line)
+            try:
+                current = [int(fields[2]), []]
+            except ValueError:
+                raise AccountError("the account probe printed a malformed section line: %r" % line)
+            sections[fields[1]] = current
+        elif current is not None:
+            current[1].append(line)
+    missing = [database for database in ("group", "passwd", "shadow") if database not in sections]
+    if missing:
+        raise AccountError("the account probe printed no %s section: %s" % (", ".join(missing), _trim(text, 500)))
+    return dict((database, (rc, "\n".join(lines))) for database, (rc, lines) in sections.items())
+
+
+def pending_changes(params, report):
+    """What the module would change for ``params`` on the host the probe ``report`` describes.
+
+    Empty when the group and the user are as wanted: the module need not run.
+    Anything the module would refuse (bad arguments, a conflict) comes back
+    as a change too, so that the module runs and fails with its own message.
+    """
+    spec = argument_spec()
+    params = dict((key, params.get(key, option.get("default"))) for key, option in spec.items())
+    problems = check_args(params)
+    if problems:
+        return problems
+    want = desired(params)
+    try:
+        sections = parse_report(report)
+
+        def run(argv):
+            rc, out = sections[argv[1]]
+            return rc, out, ""
+        state = read_state(run, lambda tool: tool, want["name"], want["uid"])
+    except AccountError as exc:
+        return [exc.msg]
+    planned = plan(want, state)
+    return planned["problems"] + planned["changes"]

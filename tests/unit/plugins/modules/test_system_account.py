@@ -167,3 +167,86 @@ def test_bad_arguments_fail_naming_the_field(fresh):
     rc, result, calls = fresh.run(dict(ROLE_ARGS, state="absent"))
     assert rc == 1 and "value of state must be one of: present" in result["msg"]
     assert calls == []
+
+
+# ---------------------------------------------------------------------------
+# The raw read (filters system_account_probe / system_account_changes): the
+# module runs only when the probe's output shows something to change
+# ---------------------------------------------------------------------------
+
+from ansible_collections.alicia.platform.plugins.filter.account import FilterModule as AccountFilters  # noqa: E402
+
+ACCOUNT_FILTERS = AccountFilters().filters()
+
+
+def probe(host, name="alicia", uid=None):
+    """The probe command run by sh on the fake host: (its output, the getent calls)."""
+    fake = host.load()
+    fake.calls = []
+    host.save(fake)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS, FAKE_ACCOUNTS_STATE=str(host.state),
+               PATH="%s:%s" % (host.bin, os.environ.get("PATH", "/usr/bin:/bin")))
+    proc = subprocess.run(["sh", "-c", ACCOUNT_FILTERS["system_account_probe"](name, uid)], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, [[os.path.basename(call[0])] + call[1:] for call in host.load().calls]
+
+
+def test_probe_reads_what_the_module_reads_and_no_password_hash(fresh):
+    output, calls = probe(fresh, uid=990)
+    assert calls == [["getent", "group"], ["getent", "passwd", "alicia", "990"], ["getent", "shadow", "alicia"]]
+    changes = ACCOUNT_FILTERS["system_account_changes"](output, ROLE_ARGS)
+    assert changes[0].startswith("group alicia: create") and changes[1].startswith("user alicia: create"), changes
+
+    rc, result, _calls = fresh.run(ROLE_ARGS)
+    assert rc == 0 and result["changed"] is True
+    fake = fresh.load()
+    fake.shadow["alicia"] = "!$6$salt$hash-that-must-not-leave"
+    fresh.save(fake)
+    output, _calls = probe(fresh)
+    assert "hash-that-must-not-leave" not in output and "$6$" not in output
+    assert "alicia:!" in output.splitlines()
+    # As the module left it: nothing to change, so the role skips the module.
+    assert ACCOUNT_FILTERS["system_account_changes"](output, ROLE_ARGS) == []
+
+
+@pytest.mark.parametrize("change, expected", [
+    (dict(shell="/bin/bash"), "user alicia: shell '/usr/sbin/nologin' -> '/bin/bash'"),
+    (dict(comment="Other"), "user alicia: comment 'Alicia platform services' -> 'Other'"),
+    (dict(groups=["systemd-journal", "adm"]), "user alicia: add to supplementary group adm"),
+])
+def test_a_difference_the_module_would_change_is_reported(fresh, change, expected):
+    assert fresh.run(ROLE_ARGS)[0] == 0
+    output, _calls = probe(fresh)
+    changes = ACCOUNT_FILTERS["system_account_changes"](output, dict(ROLE_ARGS, **change))
+    assert len(changes) == 1 and changes[0].startswith(expected), changes
+    # And the module agrees, changing exactly that.
+    rc, result, _calls = fresh.run(dict(ROLE_ARGS, **change))
+    assert rc == 0 and result["changes"] == changes
+
+
+def test_an_unlocked_password_is_a_change(fresh):
+    assert fresh.run(ROLE_ARGS)[0] == 0
+    fake = fresh.load()
+    fake.shadow["alicia"] = "$6$salt$hash"
+    fresh.save(fake)
+    output, _calls = probe(fresh)
+    assert ACCOUNT_FILTERS["system_account_changes"](output, ROLE_ARGS) == ["user alicia: lock the password"]
+
+
+def test_what_the_module_would_refuse_makes_it_run(fresh):
+    assert fresh.run(ROLE_ARGS)[0] == 0
+    # A uid another account owns: a problem the module reports itself.
+    output, _calls = probe(fresh, uid=0)
+    problems = ACCOUNT_FILTERS["system_account_changes"](output, dict(ROLE_ARGS, uid=0))
+    assert problems and "root" in problems[0], problems
+    assert ACCOUNT_FILTERS["system_account_changes"](output, dict(ROLE_ARGS, name="bad:name"))
+    unreadable = ACCOUNT_FILTERS["system_account_changes"]("no markers at all", ROLE_ARGS)
+    assert unreadable == ["the account probe printed no group, passwd, shadow section: no markers at all"]
+
+
+def test_not_root_the_probe_says_so_and_the_module_runs(tmp_path):
+    host = Host(tmp_path, FakeAccounts(root=False))
+    output, _calls = probe(host)
+    # No user yet: shadow is not needed to plan the creation.
+    assert ACCOUNT_FILTERS["system_account_changes"](output, ROLE_ARGS)
