@@ -21,7 +21,10 @@ Standard library and paho-mqtt only (1.6, Debian 12's python3-paho-mqtt, or
             listens, removed on a clean stop)
   faults    ALICIA_FAULT_START_DELAY (s before HTTP listens),
             ALICIA_FAULT_UNHEALTHY=1, ALICIA_FAULT_FAIL_AT_START=1,
-            ALICIA_FAULT_EXIT_AFTER (s, then exit 3 like a crash)
+            ALICIA_FAULT_EXIT_AFTER (s, then exit 3 like a crash),
+            ALICIA_FAULT_EXIT_WITHOUT_BROKER (s: exit 3 once the broker has
+            been out of reach that long, at start or after losing it, as
+            the real Alicia services exit when they cannot reach the bus)
 
 HTTP on SERVICE_BIND:SERVICE_PORT:
   GET /health   always 200, {"status": "healthy"|"unhealthy", "service", "instance",
@@ -178,6 +181,7 @@ def load_config(env):
         "fault_unhealthy": _flag(env, "ALICIA_FAULT_UNHEALTHY"),
         "fault_fail_at_start": _flag(env, "ALICIA_FAULT_FAIL_AT_START"),
         "fault_exit_after": _number(env, "ALICIA_FAULT_EXIT_AFTER", None, positive=True),
+        "fault_exit_without_broker": _number(env, "ALICIA_FAULT_EXIT_WITHOUT_BROKER", None, positive=True),
     }
 
 
@@ -597,6 +601,27 @@ def crash_after(seconds):
     return timer
 
 
+def exit_without_broker(state, seconds, poll=0.2, clock=time.monotonic, exit_=os._exit):
+    """Watch the broker connection: exit 3 once it has been down ``seconds`` (ALICIA_FAULT_EXIT_WITHOUT_BROKER).
+
+    Runs until the stop event is set; returns False then. ``clock`` and ``exit_`` are for the tests.
+    """
+    down_since = clock()
+    while not state["stop"].wait(poll):
+        if state["connected"]:
+            down_since = None
+            continue
+        if down_since is None:
+            down_since = clock()
+        elif clock() - down_since >= seconds:
+            LOG.error("fault: exiting with code %d: no broker connection for %.1f s (ALICIA_FAULT_EXIT_WITHOUT_BROKER)",
+                      EXIT_CRASH, seconds)
+            logging.shutdown()
+            exit_(EXIT_CRASH)
+            return True
+    return False
+
+
 def main(env=None):
     env = os.environ if env is None else env
     try:
@@ -642,6 +667,11 @@ def main(env=None):
     if config["fault_unhealthy"]:
         LOG.warning("fault: always reporting unhealthy (ALICIA_FAULT_UNHEALTHY=1)")
     threading.Thread(target=heartbeat_loop, args=(state,), name="heartbeat", daemon=True).start()
+    if config["fault_exit_without_broker"]:
+        LOG.warning("fault: exiting when the broker is out of reach for %.1f s (ALICIA_FAULT_EXIT_WITHOUT_BROKER)",
+                    config["fault_exit_without_broker"])
+        threading.Thread(target=exit_without_broker, args=(state, config["fault_exit_without_broker"]),
+                         name="broker-watch", daemon=True).start()
 
     while not state["stop"].wait(0.5):
         pass

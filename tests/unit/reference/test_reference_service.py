@@ -13,6 +13,7 @@ from the service also proves the topic is inside the service's grant.
 """
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -361,6 +362,7 @@ def test_all_missing_variables_are_named_on_one_line(start_service):
     ("ALICIA_FAULT_UNHEALTHY", "maybe"),
     ("ALICIA_FAULT_START_DELAY", "-1"),
     ("ALICIA_FAULT_EXIT_AFTER", "soon"),
+    ("ALICIA_FAULT_EXIT_WITHOUT_BROKER", "0"),
 ])
 def test_invalid_env_exits_2_naming_it(start_service, variable, value):
     stderr = run_with_bad_env(start_service, **{variable: value})
@@ -408,3 +410,63 @@ def test_fault_exit_after_is_a_crash_with_last_will(start_service, watch):
     assert service.wait_exit() == 3
     assert "fault: exiting with code 3" in service.log()
     watcher.wait(status_topic(name), "offline", since=since)  # the broker's last will
+
+
+def test_fault_exit_without_broker_exits_3_once_the_broker_is_gone_that_long(start_service, bus):
+    service = start_service("sonos_service", ALICIA_FAULT_EXIT_WITHOUT_BROKER="1")
+    service.wait_health("healthy")
+    # Connected: the watch never fires (it waits on the connection, not on time).
+    service.wait_log("fault: exiting when the broker is out of reach for 1.0 s")
+    assert service.running
+    bus.stop()
+    assert service.wait_exit() == 3
+    assert "no broker connection for 1.0 s (ALICIA_FAULT_EXIT_WITHOUT_BROKER)" in service.log()
+
+
+def test_fault_exit_without_broker_at_start(start_service, bus):
+    bus.stop()
+    service = start_service("ha_bridge", ALICIA_FAULT_EXIT_WITHOUT_BROKER="1")
+    assert service.wait_exit() == 3
+    assert "no broker connection for 1.0 s" in service.log()
+
+
+class _Clock(object):
+    """A clock the watch reads, advanced by the test's fake stop event."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class _Stop(object):
+    """stop.wait(poll): advance the clock by one poll, apply the scripted connection state; True ends the watch."""
+
+    def __init__(self, clock, state, script):
+        self.clock, self.state, self.script = clock, state, list(script)
+
+    def wait(self, poll):
+        self.clock.now += 1.0
+        if not self.script:
+            return True
+        self.state["connected"] = self.script.pop(0)
+        return False
+
+
+@pytest.mark.parametrize("script, exits", [
+    ([False, False, False], True),                   # never connected: 3 s down >= 3 s
+    ([True, False, False, True, False, False], False),  # each outage 2 s, reset by the reconnect
+    ([True, True, True], False),                     # connected all along
+])
+def test_exit_without_broker_counts_only_continuous_outages(script, exits):
+    spec = importlib.util.spec_from_file_location("alicia_reference_service_watch", SCRIPT)
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    clock = _Clock()
+    state = {"connected": False}
+    state["stop"] = _Stop(clock, state, script)
+    exited = []
+    result = reference.exit_without_broker(state, 3.0, poll=1.0, clock=clock, exit_=exited.append)
+    assert result is exits
+    assert exited == ([3] if exits else [])
