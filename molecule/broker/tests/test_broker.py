@@ -59,6 +59,10 @@ def test_broker_runs_as_a_hardened_unit(broker):
     assert "@" not in props["SystemCallFilter"] and "bind" in props["SystemCallFilter"].split()
     assert "reboot" not in props["SystemCallFilter"].split()
     assert broker.process.get(comm="mosquitto").user == "mosquitto"
+    # The catalogue entry's resources (mqtt_broker: cpu_limit 1.0, memory_limit 256M,
+    # memory_reservation 64M), as the services' units get theirs.
+    assert props["CPUQuotaPerSecUSec"] == "1s"
+    assert (props["MemoryMax"], props["MemoryLow"]) == (str(256 * 1024 * 1024), str(64 * 1024 * 1024))
 
 
 def test_systemd_analyze_exposure_is_low(broker):

@@ -408,3 +408,18 @@ def test_a_remote_dependency_that_is_down_holds_back_its_dependant(app1, app2):
     assert main_pid(app2, "device_manager") not in (0, before)
     assert health(app2, ["device_manager"])["device_manager"].get("status") == "healthy"
     assert app2.run("grep -c MULTIHOST_GATE_TEST /etc/alicia/device_manager.env").stdout.strip() == "0"
+
+
+RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def test_a_run_limited_to_one_application_host_touches_only_it():
+    """--limit: preflight still checks the whole inventory, the broker's address and
+    credentials come from a host outside the limit, and only app2 is touched."""
+    rc, out = converge("--limit", "localhost,%s" % APP2)
+    assert rc == 0, out[-3000:]
+    recap = dict((host, (int(changed), int(unreachable), int(failed)))
+                 for host, changed, unreachable, failed in RECAP.findall(out))
+    assert recap.get(APP2) == (0, 0, 0), recap
+    assert not set(recap) & {APP1, BROKER, OUTSIDER}, recap
+    assert "PLAY [Phase 4 | devices]" in out and "skipping: no hosts matched" in out

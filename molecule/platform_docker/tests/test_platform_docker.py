@@ -238,6 +238,53 @@ def test_a_crashed_container_is_restarted_by_its_policy(host):
     assert wait_until(lambda: health(host, ["event_scheduler"])["event_scheduler"].get("broker_connected") is True, 30)
 
 
+# ---- a listen port and an MQTT username of their own (converge.yml) ---------------------
+
+OWN = {"ha_bridge": (9116, "ha-bridge-ctr"), "multi_language": (9122, "multi-language-img")}
+
+
+def test_a_service_binds_a_port_of_its_own_behind_the_published_one(host):
+    docs = inspect(host, [container(s) for s in OWN])
+    for service, (listen, _user) in sorted(OWN.items()):
+        bindings = docs[container(service)]["HostConfig"]["PortBindings"]
+        assert list(bindings) == ["%d/tcp" % listen], (service, bindings)
+        assert [b["HostPort"] for b in bindings["%d/tcp" % listen]] == [str(CATALOGUE[service]["port"])], bindings
+        assert re.search(r'^SERVICE_PORT="?%d"?$' % listen, host.file("/etc/alicia/%s.env" % service).content_string,
+                         re.M), service
+        # Inside the container the process answers on its own port; on the host, the published one does.
+        inside = json.loads(host.check_output("docker exec %s python3 -c %s %s", container(service),
+                                              HEALTH, str(listen)))[str(listen)]
+        assert inside.get("status") == "healthy", (service, inside)
+    for service, body in health(host, sorted(OWN)).items():
+        assert (body.get("status"), body.get("service")) == ("healthy", service), (service, body)
+
+
+def test_a_service_logs_in_with_the_mqtt_username_the_catalogue_gives_it(host):
+    for service, (_listen, user) in sorted(OWN.items()):
+        assert re.search(r'^MQTT_USERNAME="?%s"?$' % re.escape(user),
+                         host.file("/etc/alicia/%s.env" % service).content_string, re.M), service
+        assert health(host, [service])[service].get("broker_connected") is True, service
+        logs = host.check_output("docker logs %s 2>&1", container(service))
+        assert re.search(r"connected to the broker \S+ as '%s'" % re.escape(user), logs), (service, logs[-2000:])
+        assert "refused the login" not in logs, (service, logs[-2000:])
+
+
+def test_the_health_sweep_probes_the_published_ports(tmp_path):
+    report = tmp_path / "health.json"
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
+           os.path.join(PROJECT, "playbooks", "health.yml"), "-e", "health_format=json",
+           "-e", "health_output=%s" % report]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ALICIA_MODULE_COUNT_FILE=str(tmp_path / "count.json"))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    rows = dict((r["service"], r) for r in json.loads(report.read_text())["rows"])
+    assert sorted(s for s in rows if s in SERVICES) == SERVICES
+    for service in SERVICES:
+        assert (rows[service]["status"], rows[service]["port"]) == ("healthy", CATALOGUE[service]["port"]), rows[service]
+
+
 # ---- firewall of the published ports -------------------------------------------------
 
 PROBE = r"""
