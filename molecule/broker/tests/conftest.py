@@ -88,17 +88,27 @@ class Mqtt(object):
         out = "/tmp/capture-%s" % uuid.uuid4().hex
         limit = "-C %d" % count if count else ""
         output = "-F %s" % shlex.quote(fmt) if fmt else "-v"
+        # -d: the client's protocol lines too, so the publishes start once the broker has
+        # acknowledged the subscription (a fixed sleep misses it on a loaded machine); the
+        # `wait` seconds of listening start then. Those lines are dropped from the result.
         script = [
-            "mosquitto_sub %s %s %s -q 1 -W %d %s %s > %s 2>&1 &" % (
-                self.connect_opts(port, tls), self.auth(user), output, wait, limit,
+            "mosquitto_sub -d %s %s %s -q 1 %s %s > %s 2>&1 &" % (
+                self.connect_opts(port, tls), self.auth(user), output, limit,
                 " ".join("-t %s" % shlex.quote(t) for t in topics), out),
             "sub=$!",
-            "sleep 0.7",
+            "i=0; while [ $i -lt 150 ] && kill -0 $sub 2>/dev/null && ! grep -q SUBACK %s; do sleep 0.1; i=$((i+1)); done"
+            % out,
         ]
         script.extend(publishes)
-        script.extend(["wait $sub", "cat %s" % out, "rm -f %s" % out])
+        script.extend(["i=0; while [ $i -lt %d ] && kill -0 $sub 2>/dev/null; do sleep 0.1; i=$((i+1)); done" % (wait * 10),
+                       "kill $sub 2>/dev/null; wait $sub", "cat %s" % out, "rm -f %s" % out])
         result = self.host.run("\n".join(script))
-        return [line for line in result.stdout.splitlines() if line.strip() and line != "Timed out"]
+        return [line for line in result.stdout.splitlines()
+                if line.strip() and line != "Timed out" and not DEBUG_LINE.match(line)]
+
+
+# mosquitto_sub -d's own lines (connection, subscription, each message received).
+DEBUG_LINE = re.compile(r"^(Client \S+ (sending|received) |Subscribed \(mid)")
 
 
 @pytest.fixture(scope="session")

@@ -99,8 +99,7 @@ def test_rerun_that_changes_nothing_costs_the_plan_and_no_phase():
     service = dict((task, n) for task, n in counts["tasks"].items() if task.startswith("service : "))
     # Exactly the plan's check-mode reads; no phase applied files or units.
     assert sorted(service) == [
-        "service : Service | plan | files of every service of this host that differ (check mode)",
-        "service : Service | plan | units of this host not enabled or not running (check mode)",
+        "service : Service | plan | files of every service of this host that differ, and the state of its units (check mode)",
         "service : Service | plan | virtualenvs of this host missing or stale (check mode)",
     ], service
     assert all(n == 1 for n in service.values()), service

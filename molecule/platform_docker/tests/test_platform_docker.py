@@ -89,8 +89,7 @@ def test_rerun_stays_within_the_module_execution_budget():
     service = sorted(task for task in counts["tasks"] if task.startswith("service : "))
     assert service == [
         "service : Service | plan | containers of this host that would change (check mode)",
-        "service : Service | plan | files of every service of this host that differ (check mode)",
-        "service : Service | plan | units of this host not enabled or not running (check mode)",
+        "service : Service | plan | files of every service of this host that differ, and the state of its units (check mode)",
     ], service
 
 

@@ -88,10 +88,9 @@ def test_rerun_that_changes_nothing_costs_the_plan_and_no_phase():
     assert counts["total"] <= RERUN_BUDGET_UNCHANGED, counts
     service = sorted(task for task in counts["tasks"] if task.startswith("service : "))
     assert service == [
-        "service : Service | plan | files of every service of this host that differ (check mode)",
+        "service : Service | plan | files of every service of this host that differ, and the state of its units (check mode)",
         "service : Service | plan | manual instances of this host not running or unhealthy (check mode)",
         "service : Service | plan | supervisor programs of this host not running or to add (check mode)",
-        "service : Service | plan | units of this host not enabled or not running (check mode)",
     ], counts["tasks"]
 
 

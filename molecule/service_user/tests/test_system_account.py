@@ -153,3 +153,28 @@ def test_taken_uid_and_missing_group_stop_before_any_change(host, cleanup):
     assert "supplementary group alicia-no-such-group does not exist" in result["msg"]
     # Neither run created the group before failing.
     assert not host.group("alicia-probe4").exists and not host.user("alicia-probe4").exists
+
+
+def test_the_raw_probe_sees_what_the_module_changes_on_debian(host, cleanup):
+    """The role's read (filters system_account_probe and system_account_changes) against
+    Debian's real getent: what it reports is what the module then changes, and a user the
+    module left as wanted reads as nothing to change, without its hash leaving the host."""
+    import sys
+    sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".collections"))
+    from ansible_collections.alicia.platform.plugins.filter.account import FilterModule
+    filters = FilterModule().filters()
+    users, groups = cleanup
+    users.append("alicia-probe4")
+    groups.append("alicia-probe4")
+    host.check_output("useradd -s /bin/bash -p probe4-not-a-hash alicia-probe4")
+    args = dict(name="alicia-probe4", comment="Probe 4", home="/var/lib/alicia-probe4")
+
+    report = host.check_output(filters["system_account_probe"]("alicia-probe4"))
+    assert "probe4-not-a-hash" not in report and "alicia-probe4:*" in report.splitlines()
+    changes = filters["system_account_changes"](report, args)
+    result = account(host, **args)
+    assert result["changed"] is True and result["changes"] == changes, (changes, result["changes"])
+
+    report = host.check_output(filters["system_account_probe"]("alicia-probe4"))
+    assert "alicia-probe4:!" in report.splitlines() and "probe4-not-a-hash" not in report
+    assert filters["system_account_changes"](report, args) == []
