@@ -88,11 +88,12 @@ class Mqtt(object):
         out = "/tmp/capture-%s" % uuid.uuid4().hex
         limit = "-C %d" % count if count else ""
         output = "-F %s" % shlex.quote(fmt) if fmt else "-v"
-        # -d: the client's protocol lines too, so the publishes start once the broker has
-        # acknowledged the subscription (a fixed sleep misses it on a loaded machine); the
-        # `wait` seconds of listening start then. Those lines are dropped from the result.
+        # -d: the client's protocol lines too (line-buffered into the file), so the publishes
+        # start once the broker has acknowledged the subscription (a fixed sleep misses it on
+        # a loaded machine); the `wait` seconds of listening start then. Those lines are
+        # dropped from the result.
         script = [
-            "mosquitto_sub -d %s %s %s -q 1 %s %s > %s 2>&1 &" % (
+            "stdbuf -oL mosquitto_sub -d %s %s %s -q 1 %s %s > %s 2>&1 &" % (
                 self.connect_opts(port, tls), self.auth(user), output, limit,
                 " ".join("-t %s" % shlex.quote(t) for t in topics), out),
             "sub=$!",
