@@ -65,7 +65,7 @@ def test_every_service_and_the_broker_are_healthy_with_their_version(tmp_path):
     assert sorted(r["service"] for r in rows[1:]) == SERVICES
     for row in rows:
         assert (row["host"], row["status"], row["error"]) == (HOST, "healthy", None), row
-        assert row["port"] == CATALOGUE[row["service"]]["listen_port"], row
+        assert row["port"] == CATALOGUE[row["service"]]["port"], row
         assert row["latency_ms"] is not None and row["latency_ms"] >= 0, row
     for row in rows[1:]:
         assert row["instance"] == row["service"], row

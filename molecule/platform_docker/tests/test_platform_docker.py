@@ -126,7 +126,7 @@ def test_containers_run_as_the_service_user_with_the_catalogue_limits(host):
         assert hc["RestartPolicy"]["Name"] == "unless-stopped", service
         assert hc["ReadonlyRootfs"] is True and hc["CapDrop"] == ["ALL"], service
         assert hc["SecurityOpt"] == ["no-new-privileges"], service
-        assert hc["PortBindings"] == {"%d/tcp" % entry["listen_port"]: [{"HostIp": "", "HostPort": str(entry["port"])}]}
+        assert hc["PortBindings"] == {"%d/tcp" % listen_port_of(service): [{"HostIp": "", "HostPort": str(entry["port"])}]}
         assert list(doc["NetworkSettings"]["Networks"]) == ["alicia_network"], service
         assert doc["NetworkSettings"]["Networks"]["alicia_network"]["IPAddress"].startswith(SUBNET), service
     # The process inside really runs as that user (ps on the host).
@@ -240,6 +240,11 @@ def test_a_crashed_container_is_restarted_by_its_policy(host):
 # ---- a listen port and an MQTT username of their own (converge.yml) ---------------------
 
 OWN = {"ha_bridge": (9116, "ha-bridge-ctr"), "multi_language": (9122, "multi-language-img")}
+
+
+def listen_port_of(service):
+    """The port the service's process binds in its container: its own (converge.yml), or the catalogue's."""
+    return OWN[service][0] if service in OWN else CATALOGUE[service]["listen_port"]
 
 
 def test_a_service_binds_a_port_of_its_own_behind_the_published_one(host):
@@ -411,7 +416,7 @@ def test_the_container_artifact_runs_the_image_built_from_its_context(host):
     assert doc["Config"]["User"] == "%d:%d" % (alicia.uid, alicia.gid)
     assert doc["HostConfig"]["Memory"] == size(entry["resources"]["memory_limit"])
     assert doc["HostConfig"]["PortBindings"] == {
-        "%d/tcp" % entry["listen_port"]: [{"HostIp": "", "HostPort": str(entry["port"])}]}
+        "%d/tcp" % listen_port_of(CONTAINER_SERVICE): [{"HostIp": "", "HostPort": str(entry["port"])}]}
     assert doc["HostConfig"]["LogConfig"]["Type"] == "json-file"
     assert "/health 200 status healthy" in doc["Config"]["Healthcheck"]["Test"][1]
     assert wait_until(lambda: (inspect(host, [name])[name]["State"].get("Health") or {}).get("Status") == "healthy",
