@@ -126,6 +126,12 @@ def broker_errors(catalogue, settings):
     runtime = settings.get("runtime", "systemd")
     if runtime not in RUNTIMES:
         found.append("broker: broker_runtime: must be one of %s, got %r" % (", ".join(RUNTIMES), runtime))
+    elif runtime != "docker" and isinstance(entry, dict) and entry.get("listen_port") != entry.get("port"):
+        # As for the services: the clients, the firewall and the gate use `port`; only a
+        # container maps it to another port the process binds.
+        found.append("broker: catalogue entry '%s' field 'listen_port': listen_port %s differs from port %s, which "
+                     "only broker_runtime docker can map (under %s Mosquitto binds the port it is reached at)"
+                     % (broker, entry.get("listen_port"), entry.get("port"), runtime))
     if "config_dir" in settings:
         problem = absolute_path_problem(settings["config_dir"])
         if problem:

@@ -141,6 +141,15 @@ def test_runtime_and_config_dir(shipped):
     ]
 
 
+def test_a_listen_port_of_its_own_needs_the_docker_runtime(shipped):
+    moved = dict(shipped, mqtt_broker=dict(shipped["mqtt_broker"], listen_port=11883))
+    assert broker_errors(moved, settings(runtime="systemd")) == [
+        "broker: catalogue entry 'mqtt_broker' field 'listen_port': listen_port 11883 differs from port 1883, which "
+        "only broker_runtime docker can map (under systemd Mosquitto binds the port it is reached at)"]
+    assert broker_errors(moved, settings(runtime="docker")) == []
+    assert broker_errors(shipped, settings(runtime="systemd")) == []
+
+
 def test_check_service(shipped, resolve, catalogue_defaults):
     assert broker_errors(shipped, settings(check_service="stt")) == [
         "broker: broker_check_service 'stt' is not a service of the catalogue"]
