@@ -326,6 +326,66 @@ def broker(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------
+# Role variables and templates rendered by Ansible's own templar
+# ---------------------------------------------------------------------------
+
+TEMPLAR_SCRIPT = r"""
+import json, sys
+root, files, variables, expressions, template = (sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]),
+                                                 json.loads(sys.argv[4]), sys.argv[5])
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
+try:  # ansible-core 2.19: data tagging; role files are trusted templates
+    from ansible.template import trust_as_template
+except ImportError:  # 2.17, 2.18: every string is a template
+    trust_as_template = None
+init_plugin_loader([root + "/.collections"])
+
+
+def trusted(value):
+    if trust_as_template is None:
+        return value
+    if isinstance(value, dict):
+        return dict((key, trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    return trust_as_template(value) if isinstance(value, str) else value
+
+
+loader = DataLoader()
+merged = {}
+for path in files:
+    merged.update(trusted(loader.load_from_file(root + "/" + path)))
+merged.update(variables)
+templar = Templar(loader=loader, variables=merged)
+if template:
+    with open(root + "/" + template) as handle:
+        print(templar.template(trusted(handle.read())))
+else:
+    print(json.dumps(dict((key, templar.template(trusted("{{ %s }}" % expr))) for key, expr in expressions.items())))
+"""
+
+
+@pytest.fixture(scope="session")
+def render_with_templar():
+    """render_with_templar(files, variables, expressions=None, template=None), in a fresh Python.
+
+    Loads the YAML ``files`` (paths from the repository root: role defaults and
+    vars) as trusted templates, adds ``variables`` (plain data), and returns
+    ``{key: value}`` for the ``expressions`` mapping (key -> Jinja expression),
+    or the text of ``template`` (a path from the root) rendered with them.
+    """
+    def _render(files, variables, expressions=None, template=None):
+        proc = subprocess.run([sys.executable, "-c", TEMPLAR_SCRIPT, ROOT, json.dumps(list(files)),
+                               json.dumps(variables), json.dumps(expressions or {}), template or ""],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout if template else json.loads(proc.stdout)
+    return _render
+
+
+# ---------------------------------------------------------------------------
 # Running Ansible
 # ---------------------------------------------------------------------------
 

@@ -13,42 +13,9 @@ HEALTHCHECK, which reads SERVICE_PORT inside the container).
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-RENDER = r"""
-import json, sys
-root = sys.argv[1]
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar
-try:  # ansible-core 2.19: data tagging; role files are trusted templates
-    from ansible.template import trust_as_template
-except ImportError:  # 2.17, 2.18: every string is a template
-    trust_as_template = None
-init_plugin_loader([root + "/.collections"])
-
-
-def trusted(value):
-    if trust_as_template is None:
-        return value
-    if isinstance(value, dict):
-        return dict((key, trusted(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [trusted(item) for item in value]
-    return trust_as_template(value) if isinstance(value, str) else value
-
-
-loader = DataLoader()
-variables = {}
-for path in ("roles/catalogue/defaults/main.yml", "roles/service/defaults/main.yml", "roles/service/vars/main.yml"):
-    variables.update(trusted(loader.load_from_file(root + "/" + path)))
-variables.update(json.loads(sys.argv[2]))
-templar = Templar(loader=loader, variables=variables)
-print(json.dumps(dict((name, templar.template(trusted("{{ %s }}" % name))) for name in json.loads(sys.argv[3]))))
-"""
 
 # stt_service in docker (8001 published -> 9101 in the container) on v1;
 # voice_router, which requires it, with the manual runtime on v1 or on r1.
@@ -60,19 +27,19 @@ HOSTVARS = {"b1": {"alicia_address": "10.0.0.1"}, "v1": {"alicia_address": "10.0
 SECRETS = {"voice_router": {"MQTT_PASSWORD": "unit-test"}}
 
 
-def render(root, host, group_names, overrides, names):
+ROLE_FILES = ["roles/catalogue/defaults/main.yml", "roles/service/defaults/main.yml", "roles/service/vars/main.yml"]
+
+
+def render(render_with_templar, host, group_names, overrides, names):
     extra = {"catalogue_overrides": overrides, "group_names": group_names, "inventory_hostname": host,
              "service_phase": "voice", "groups": GROUPS, "hostvars": HOSTVARS, "catalogue_secrets": SECRETS}
-    proc = subprocess.run([sys.executable, "-c", RENDER, root, json.dumps(extra), json.dumps(names)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return render_with_templar(ROLE_FILES, extra, dict((name, name) for name in names))
 
 
 @pytest.fixture(scope="module")
-def on_v1(root):
+def on_v1(render_with_templar):
     """The voice phase on v1, which runs stt_service (docker) and voice_router (manual)."""
-    return render(root, "v1", ["alicia", "alicia_voice"], OVERRIDES,
+    return render(render_with_templar, "v1", ["alicia", "alicia_voice"], OVERRIDES,
                   ["_service_endpoints", "_service_manual_requires", "_service_manual_files",
                    "_service_docker_containers"])
 
@@ -104,9 +71,9 @@ def test_only_the_container_keeps_the_listen_port(on_v1):
     assert 'os.environ["SERVICE_PORT"]' in container["healthcheck"]["test"][2]
 
 
-def test_a_manual_dependant_on_another_host_checks_the_published_port(root):
+def test_a_manual_dependant_on_another_host_checks_the_published_port(render_with_templar):
     overrides = dict(OVERRIDES, voice_router={"runtime": "manual", "group": "alicia_router"})
-    got = render(root, "r1", ["alicia", "alicia_router"], overrides, ["_service_manual_requires"])
+    got = render(render_with_templar, "r1", ["alicia", "alicia_router"], overrides, ["_service_manual_requires"])
     checks = got["_service_manual_requires"]["voice_router"]
     assert [(c["name"], c["url"]) for c in checks] == [
         ("stt_service@v1", "http://10.0.0.2:8001/health"), ("ai_service@v1", "http://10.0.0.2:8002/health"),

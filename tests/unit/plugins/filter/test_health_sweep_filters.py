@@ -3,10 +3,7 @@
 through Ansible's templar with the role defaults' (on 2.19 tagged, lazy)
 catalogue."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -83,25 +80,7 @@ def test_rows_filter_reads_each_host_s_registered_results(shipped):
         FILTERS["health_sweep_rows"](shipped, hostvars, ["lab1"], ["alicia_voice"])
 
 
-TEMPLAR_SCRIPT = r"""
-import json, sys
-root = sys.argv[1]
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar
-try:  # ansible-core 2.19: data tagging; role defaults are trusted templates
-    from ansible.template import trust_as_template
-except ImportError:  # 2.17, 2.18: every string is a template
-    trust_as_template = None
-init_plugin_loader([root + "/.collections"])
-trusted = trust_as_template or (lambda text: text)
-loader = DataLoader()
-variables = loader.load_from_file(root + "/roles/catalogue/defaults/main.yml")
-variables["catalogue_resolved"] = trusted(variables["catalogue_resolved"])
-variables.update({"group_names": ["alicia", "alicia_voice"], "groups": {"alicia_voice": ["lab1"]},
-                  "hostvars": {"lab1": {"_health_sweep": {"unreachable": True, "msg": "no route"}}}})
-templar = Templar(loader=loader, variables=variables)
-expressions = {
+EXPRESSIONS = {
     "errors": "catalogue_resolved | alicia.platform.health_sweep_errors(service='tts', groups=groups)",
     "endpoints": "catalogue_resolved | alicia.platform.health_sweep_endpoints(group_names, 'lab1')"
                  " | map(attribute='url') | list",
@@ -110,15 +89,12 @@ expressions = {
     "problems": "catalogue_resolved | alicia.platform.health_sweep_rows(hostvars, ['lab1'], groups,"
                 " service='tts_service') | alicia.platform.health_sweep_problems",
 }
-out = dict((key, templar.template(trusted("{{ %s }}" % expr))) for key, expr in expressions.items())
-print(json.dumps(out))
-"""
 
 
-def test_filters_by_fqcn_through_ansible_templar(root):
-    proc = subprocess.run([sys.executable, "-c", TEMPLAR_SCRIPT, root], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+def test_filters_by_fqcn_through_ansible_templar(render_with_templar):
+    out = render_with_templar(["roles/catalogue/defaults/main.yml"], {
+        "group_names": ["alicia", "alicia_voice"], "groups": {"alicia_voice": ["lab1"]},
+        "hostvars": {"lab1": {"_health_sweep": {"unreachable": True, "msg": "no route"}}}}, EXPRESSIONS)
     assert len(out["errors"]) == 1 and out["errors"][0].startswith("health sweep: unknown service 'tts'")
     assert out["endpoints"] == ["http://127.0.0.1:8001/health", "http://127.0.0.1:8002/health",
                                 "http://127.0.0.1:8003/health", "http://127.0.0.1:8004/health"]

@@ -9,8 +9,6 @@ endpoints, log rotation policies, the firewall and the balancer's input."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -469,49 +467,15 @@ def test_balancer_services_filter(multi):
 
 # The firewall: roles/network_hardening's own template, rendered by Ansible's
 # templar from the role's defaults and vars with a multi-instance tts_service.
-FIREWALL_SCRIPT = r"""
-import json, sys
-root = sys.argv[1]
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar
-try:  # ansible-core 2.19: data tagging; role files are trusted templates
-    from ansible.template import trust_as_template
-except ImportError:  # 2.17, 2.18: every string is a template
-    trust_as_template = None
-init_plugin_loader([root + "/.collections"])
+FIREWALL_FILES = ["roles/catalogue/defaults/main.yml", "roles/network_hardening/defaults/main.yml",
+                  "roles/network_hardening/vars/main.yml"]
 
 
-def trusted(value):
-    if trust_as_template is None:
-        return value
-    if isinstance(value, dict):
-        return dict((key, trusted(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [trusted(item) for item in value]
-    return trust_as_template(value) if isinstance(value, str) else value
-
-
-loader = DataLoader()
-variables = {}
-for path in ("roles/catalogue/defaults/main.yml", "roles/network_hardening/defaults/main.yml",
-             "roles/network_hardening/vars/main.yml"):
-    variables.update(trusted(loader.load_from_file(root + "/" + path)))
-variables.update(json.loads(sys.argv[2]))
-templar = Templar(loader=loader, variables=variables)
-with open(root + "/roles/network_hardening/templates/alicia.nft.j2") as handle:
-    print(templar.template(trusted(handle.read())))
-"""
-
-
-def test_the_firewall_opens_the_published_port_never_an_instance_port(root):
+def test_the_firewall_opens_the_published_port_never_an_instance_port(render_with_templar):
     overrides = {"tts_service": tts(firewall={"allow_from": "clients"})}
     extra = {"catalogue_overrides": overrides, "group_names": ["alicia", "alicia_voice"], "inventory_hostname": "v1",
              "ansible_managed": "Ansible managed", "network_hardening_client_networks": ["192.168.1.0/24"]}
-    proc = subprocess.run([sys.executable, "-c", FIREWALL_SCRIPT, root, json.dumps(extra)], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    ruleset = proc.stdout
+    ruleset = render_with_templar(FIREWALL_FILES, extra, template="roles/network_hardening/templates/alicia.nft.j2")
     opened = [line.strip() for line in ruleset.splitlines() if line.strip().startswith("tcp dport")]
     assert 'tcp dport 8003 ip saddr @clients_v4 accept comment "tts_service (clients)"' in opened
     assert 'tcp dport 8003 ip6 saddr @clients_v6 accept comment "tts_service (clients)"' in opened
