@@ -2,10 +2,15 @@
 scenarios' tests; molecule/_lib has no molecule.yml, so it is no scenario).
 
 - resolved_catalogue(): the shipped catalogue resolved as the roles see it;
+- get_host(): a testinfra host of the scenario's inventory, by name;
 - docker_write(): a 0600 file in a container, the data on stdin only;
 - round_trip(): a paho-mqtt (Debian's 1.6) publish/subscribe round trip run
-  on a lab host, the password read from a 0600 file on that host.
+  on a lab host, the password read from a 0600 file on that host;
+- wait_until(): a bounded poll;
+- health_by_port(): the /health JSON of many ports, in one execution on a host;
+- probe(): TCP connects from a host to many address:port targets at once.
 """
+import json
 import os
 import shlex
 import subprocess
@@ -35,6 +40,12 @@ def resolved_catalogue(overrides=None):
                        broker=d["catalogue_broker"])
 
 
+def get_host(name):
+    """The testinfra host ``name`` of the scenario's inventory (MOLECULE_INVENTORY_FILE)."""
+    import testinfra
+    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, os.environ["MOLECULE_INVENTORY_FILE"]))
+
+
 def wait_until(predicate, timeout, step=1.0):
     """Poll ``predicate`` every ``step`` seconds for at most ``timeout``; its last value."""
     deadline = time.monotonic() + timeout
@@ -43,6 +54,55 @@ def wait_until(predicate, timeout, step=1.0):
             return True
         time.sleep(step)
     return predicate()
+
+
+# /health of every given port on ADDRESS, in one execution on the host.
+HEALTH = r"""
+import json, sys, urllib.request
+address, out = sys.argv[1], {}
+for port in sys.argv[2:]:
+    try:
+        out[port] = json.loads(urllib.request.urlopen("http://%s:%s/health" % (address, port), timeout=5).read().decode())
+    except Exception as exc:
+        out[port] = {"error": str(exc)}
+print(json.dumps(out))
+"""
+
+
+def health_by_port(node, ports, address="127.0.0.1"):
+    """str(port) -> the /health JSON (or {"error": ...}) of each port, read on the testinfra host ``node``."""
+    ports = [str(port) for port in ports]
+    return json.loads(node.check_output("/usr/bin/python3 -c %s %s" + " %s" * len(ports), HEALTH, address, *ports))
+
+
+# Connect to each "address:port" (3 s): open, refused or timeout; all at once.
+PROBE = r"""
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+
+def probe(target):
+    address, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect((address, int(port)))
+        return "open"
+    except socket.timeout:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    finally:
+        s.close()
+
+with ThreadPoolExecutor(len(sys.argv) - 1) as pool:
+    print(json.dumps(dict(zip(sys.argv[1:], pool.map(probe, sys.argv[1:])))))
+"""
+
+
+def probe(node, targets):
+    """target -> open, refused or timeout, for each "address:port" connected to from the testinfra host ``node``."""
+    targets = list(targets)
+    return json.loads(node.check_output("/usr/bin/python3 -c %s" + " %s" * len(targets), PROBE, *targets))
 
 
 def docker_write(container, path, data):

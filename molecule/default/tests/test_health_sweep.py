@@ -11,7 +11,7 @@ import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
 
 HOST = "alicia-default"
 CATALOGUE = resolved_catalogue()
@@ -42,15 +42,6 @@ def health(host, name):
     port = CATALOGUE[name]["listen_port"]
     result = host.run(GET, "http://127.0.0.1:%d/health" % port)
     return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
-
-
-def wait_until(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def test_every_service_and_the_broker_are_healthy_with_their_version(tmp_path):

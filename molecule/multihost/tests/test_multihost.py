@@ -14,16 +14,15 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 import pytest
-import testinfra
 import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import docker_write, resolved_catalogue, round_trip  # noqa: E402
+from alicia_molecule import (  # noqa: E402
+    docker_write, get_host, health_by_port, probe, resolved_catalogue, round_trip, wait_until)
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
 SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
@@ -36,10 +35,6 @@ LAYOUT = {
     APP2: ["alicia_devices", "alicia_advanced", "alicia_observability"],
 }
 PW_DIR = "/root/multihost-mqtt"
-
-
-def get_host(name):
-    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
 
 
 @pytest.fixture(scope="module")
@@ -180,23 +175,10 @@ def test_nothing_is_deployed_on_the_outsider(outsider):
     assert outsider.run("nft list table inet alicia_filter").rc != 0
 
 
-# /health of every given port on 127.0.0.1, in one execution on the host.
-HEALTH = r"""
-import json, sys, urllib.request
-out = {}
-for port in sys.argv[1:]:
-    try:
-        out[port] = json.loads(urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5).read().decode())
-    except Exception as exc:
-        out[port] = {"error": str(exc)}
-print(json.dumps(out))
-"""
-
-
 def health(host, services):
-    ports = [str(CATALOGUE[s]["listen_port"]) for s in services]
-    out = json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
-    return dict((s, out[p]) for s, p in zip(services, ports))
+    """service -> its /health JSON, read on ``host`` (127.0.0.1) on the port it is reached at."""
+    out = health_by_port(host, [CATALOGUE[s]["port"] for s in services])
+    return dict((s, out[str(CATALOGUE[s]["port"])]) for s in services)
 
 
 @pytest.mark.parametrize("name", [APP1, APP2])
@@ -253,35 +235,6 @@ def test_a_service_gets_nothing_from_another_services_tree(app1, addresses, mqtt
 
 
 # ---- firewall ------------------------------------------------------------------------
-
-PROBE = r"""
-import json, socket, sys
-from concurrent.futures import ThreadPoolExecutor
-
-def probe(target):
-    address, port = target.rsplit(":", 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(3)
-    try:
-        s.connect((address, int(port)))
-        return "open"
-    except socket.timeout:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    finally:
-        s.close()
-
-with ThreadPoolExecutor(len(sys.argv) - 1) as pool:
-    print(json.dumps(dict(zip(sys.argv[1:], pool.map(probe, sys.argv[1:])))))
-"""
-
-
-def probe(host, targets):
-    """Connect from `host` to each "address:port" (3 s): open, refused or timeout."""
-    targets = list(targets)
-    return json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(targets), PROBE, *targets))
-
 
 @pytest.fixture(scope="module")
 def targets(addresses):
@@ -361,15 +314,6 @@ def task_block(output, title):
     match = re.search(r"^TASK \[[^\]]*%s\][^\n]*\n(.*?)(?=^(?:TASK|PLAY|RUNNING HANDLER) \[|\Z)" % re.escape(title),
                       output, re.M | re.S)
     return match.group(1) if match else None
-
-
-def wait_until(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def main_pid(host, service):

@@ -19,21 +19,16 @@ import tempfile
 import time
 
 import pytest
-import testinfra
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CATALOGUE = resolved_catalogue(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml"))
 TTS = CATALOGUE["tts_service"]
 APP1, APP2 = "alicia-multihost-app1", "alicia-multihost-app2"
 INSTANCES = {"tts-primary": 9000, "tts-secondary": 9001}
 PUBLISHED = 8003
-
-
-def get_host(name):
-    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,13 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
-import testinfra
 import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import get_host, HEALTH, health_by_port, probe, resolved_catalogue, wait_until  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
@@ -37,10 +35,6 @@ CATALOGUE = resolved_catalogue()
 CONTAINER_SERVICE = "multi_language"
 CONTEXT = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "images", CONTAINER_SERVICE)
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
-
-
-def get_host(name):
-    return testinfra.get_host("ansible://%s?ansible_inventory=%s" % (name, INVENTORY))
 
 
 @pytest.fixture(scope="module")
@@ -168,23 +162,10 @@ def test_environment_files_hold_secrets_with_tight_modes_and_never_on_a_command_
         assert secrets[service]["MQTT_PASSWORD"] not in ps, service
 
 
-# /health of every given port on 127.0.0.1, in one execution on the host.
-HEALTH = r"""
-import json, sys, urllib.request
-out = {}
-for port in sys.argv[1:]:
-    try:
-        out[port] = json.loads(urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5).read().decode())
-    except Exception as exc:
-        out[port] = {"error": str(exc)}
-print(json.dumps(out))
-"""
-
-
 def health(node, services):
-    ports = [str(CATALOGUE[s]["port"]) for s in services]
-    out = json.loads(node.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
-    return dict((s, out[p]) for s, p in zip(services, ports))
+    """service -> its /health JSON, read on ``node`` (127.0.0.1) on its published port."""
+    out = health_by_port(node, [CATALOGUE[s]["port"] for s in services])
+    return dict((s, out[str(CATALOGUE[s]["port"])]) for s in services)
 
 
 def test_every_service_answers_healthy_and_connected_to_the_broker_on_its_published_port(host):
@@ -203,13 +184,6 @@ def test_the_containers_reach_the_broker_on_the_bridge_gateway(host):
     assert len(from_containers) >= len(SERVICES), sessions
 
 
-def wait_until(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def test_dockers_health_check_reads_the_json_status(host):
@@ -256,7 +230,7 @@ def test_a_service_binds_a_port_of_its_own_behind_the_published_one(host):
         assert re.search(r'^SERVICE_PORT="?%d"?$' % listen, host.file("/etc/alicia/%s.env" % service).content_string,
                          re.M), service
         # Inside the container the process answers on its own port; on the host, the published one does.
-        inside = json.loads(host.check_output("docker exec %s python3 -c %s %s", container(service),
+        inside = json.loads(host.check_output("docker exec %s python3 -c %s 127.0.0.1 %s", container(service),
                                               HEALTH, str(listen)))[str(listen)]
         assert inside.get("status") == "healthy", (service, inside)
     for service, body in health(host, sorted(OWN)).items():
@@ -290,34 +264,6 @@ def test_the_health_sweep_probes_the_published_ports(tmp_path):
 
 
 # ---- firewall of the published ports -------------------------------------------------
-
-PROBE = r"""
-import json, socket, sys
-from concurrent.futures import ThreadPoolExecutor
-
-def probe(target):
-    address, port = target.rsplit(":", 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(3)
-    try:
-        s.connect((address, int(port)))
-        return "open"
-    except socket.timeout:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    finally:
-        s.close()
-
-with ThreadPoolExecutor(len(sys.argv) - 1) as pool:
-    print(json.dumps(dict(zip(sys.argv[1:], pool.map(probe, sys.argv[1:])))))
-"""
-
-
-def probe(node, targets):
-    targets = list(targets)
-    return json.loads(node.check_output("/usr/bin/python3 -c %s" + " %s" * len(targets), PROBE, *targets))
-
 
 def test_published_ports_are_dropped_for_the_outsider_unless_allow_from_names_it(host, outsider):
     address = ipv4(host)

@@ -29,7 +29,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_by_port, resolved_catalogue, wait_until  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 SCENARIO = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
@@ -92,22 +92,9 @@ def inspect(host, names):
     return dict((doc["Name"].lstrip("/"), doc) for doc in json.loads(out))
 
 
-# /health of every given port on 127.0.0.1, in one execution on the host.
-HEALTH = r"""
-import json, sys, urllib.request
-out = {}
-for port in sys.argv[1:]:
-    try:
-        out[port] = json.loads(urllib.request.urlopen("http://127.0.0.1:%s/health" % port, timeout=5).read().decode())
-    except Exception as exc:
-        out[port] = {"error": str(exc)}
-print(json.dumps(out))
-"""
-
-
 def health(host):
     ports = [str(CATALOGUE[s]["port"]) for s in SERVICES]
-    out = json.loads(host.check_output("/usr/bin/python3 -c %s" + " %s" * len(ports), HEALTH, *ports))
+    out = health_by_port(host, ports)
     return dict((s, (out[p].get("status"), out[p].get("broker_connected"))) for s, p in zip(SERVICES, ports))
 
 

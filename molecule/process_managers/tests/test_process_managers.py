@@ -9,7 +9,7 @@ import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
 
 CATALOGUE = resolved_catalogue()
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
@@ -32,15 +32,6 @@ OVERRIDES = {
 def health(host, name):
     result = host.run(GET, "http://127.0.0.1:%d/health" % CATALOGUE[name]["listen_port"])
     return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
-
-
-def wait_until(predicate, timeout, step=1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def programs(host):
