@@ -3,14 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read-only network state of a host, for the network_hardening role.
 
-Two ways to the same result (``{sysctl, table, unit}``):
-- ``network_state``: read in this process, given the /proc/sys root and a
-  command runner (``run(argv) -> (rc, stdout)``), so the tests need neither
-  root nor nft;
-- ``probe_command`` and ``parse_report``: a POSIX shell command the role runs
-  with ``ansible.builtin.raw`` (a read needs no module, which costs several
-  times more per run), and the parser of what it prints, through the filters
-  network_state_probe and network_state_report.
+``probe_command`` and ``parse_report``: a POSIX shell command the role runs
+with ``ansible.builtin.raw`` (a read needs no module, which costs several
+times more per run), and the parser of what it prints into
+``{sysctl, table, unit}``, through the filters network_state_probe and
+network_state_report.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,55 +26,8 @@ def norm(value):
     return " ".join(str(value).split())
 
 
-def sysctl_state(key, want, proc_root=PROC_SYS):
-    """{status, live, drift} of one sysctl key.
-
-    status: ok (writable), readonly (/proc/sys mounted read-only, as in a
-    container), denied (present, not writable from this namespace) or
-    missing (no such key in this kernel); drift: a writable key whose live
-    value differs from ``want``.
-    """
-    path = os.path.join(proc_root, key.replace(".", "/"))
-    if not os.path.exists(path):
-        return {"status": "missing", "live": None, "drift": False}
-    try:
-        with open(path) as handle:
-            live = norm(handle.read())
-    except (IOError, OSError):
-        live = None
-    if os.access(path, os.W_OK):
-        status = "ok"
-    elif os.statvfs(path).f_flag & os.ST_RDONLY:
-        status = "readonly"
-    else:
-        status = "denied"
-    return {"status": status, "live": live, "drift": status == "ok" and live != norm(want)}
-
-
-def table_present(run, table, family="inet"):
-    """Whether the running ruleset has the table (a flushed ruleset has lost it)."""
-    rc, dummy = run(["nft", "list", "table", family, table])
-    return rc == 0
-
-
-def unit_state(run, unit):
-    """{active, enabled} of a systemd unit, from one systemctl show."""
-    dummy, out = run(["systemctl", "show", "--property=ActiveState,UnitFileState", unit])
-    props = dict(line.split("=", 1) for line in (out or "").splitlines() if "=" in line)
-    return {"active": props.get("ActiveState") == "active", "enabled": props.get("UnitFileState") == "enabled"}
-
-
-def network_state(run, sysctl=None, table=None, unit=None, proc_root=PROC_SYS):
-    """Everything the network_hardening role needs to know, read in one go."""
-    return {
-        "sysctl": dict((key, sysctl_state(key, value, proc_root)) for key, value in (sysctl or {}).items()),
-        "table": table_present(run, table) if table else None,
-        "unit": unit_state(run, unit) if unit else None,
-    }
-
-
 # ---------------------------------------------------------------------------
-# The same read as one shell command (ansible.builtin.raw), and its parser
+# One shell command (ansible.builtin.raw), and its parser
 # ---------------------------------------------------------------------------
 
 def _quote(text):
@@ -90,10 +40,11 @@ def _line(*fields):
 
 
 def probe_command(sysctl=None, table=None, unit=None, proc_root=PROC_SYS):
-    """A POSIX shell command printing, one tab-separated line each, what ``network_state`` reads.
+    """A POSIX shell command printing one tab-separated line per item asked.
 
-    ``sysctl <key> <status> <readable 1|0> <value>``: status as ``sysctl_state``
-    (read-only told from denied by the mount options findmnt(8) reports);
+    ``sysctl <key> <status> <readable 1|0> <value>``: status ``ok`` (writable),
+    ``readonly`` (a read-only mount, as in a container: told from ``denied`` by
+    the mount options findmnt(8) reports), ``denied`` or ``missing``;
     ``table <yes|no>``; ``unit <Property=value>`` from one systemctl show.
     """
     parts = []
@@ -119,7 +70,13 @@ class ReportError(Exception):
 
 
 def parse_report(text, sysctl=None, table=None, unit=None):
-    """``{sysctl, table, unit}`` as ``network_state`` returns it, from the output of ``probe_command``."""
+    """``{sysctl, table, unit}`` from the output of ``probe_command``.
+
+    sysctl: per key ``{status, live, drift}`` (``live`` whitespace-collapsed,
+    None when missing or unreadable; ``drift``: a writable key whose live value
+    differs from the wanted one); table: whether the ruleset has it; unit:
+    ``{active, enabled}``; None for what was not asked.
+    """
     keys, table_seen, props = {}, None, {}
     for line in (text or "").splitlines():
         fields = line.rstrip("\r").split("\t")
