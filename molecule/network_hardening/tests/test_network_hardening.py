@@ -35,7 +35,9 @@ EXPECTED = {
     8026: "open",    # config_service, platform networks
     8010: "timeout",  # device_registry, CIDRs that exclude the client
     9100: "open",    # network_hardening_extra_rules
-    9200: "open",    # drop-in file
+    9200: "open",    # drop-in file (prepare.yml)
+    9300: "open",    # drop-in of another play, reloaded by its notification (converge.yml)
+    9301: "refused",  # the same drop-in: listening, refused with a reset
     9999: "timeout",  # listening, allowed by nothing
 }
 
@@ -120,7 +122,7 @@ def run_converge(extra_vars):
 def test_listeners_answer_on_the_hardened_host_itself(host):
     # Every test listener answers over loopback: a "timeout" from the client
     # is then the firewall, not a missing listener.
-    listeners = [p for p, state in EXPECTED.items() if state != "refused"]
+    listeners = [p for p in EXPECTED if p != 22]
     assert probe(host, "127.0.0.1", listeners) == dict.fromkeys(listeners, "open")
 
 
@@ -194,6 +196,16 @@ def test_config_files(host):
     assert not [line for line in conf.content_string.splitlines() if line.strip().startswith("flush")]
     ruleset = host.file(RULESET)
     assert (ruleset.user, ruleset.group, ruleset.mode) == ("root", "root", 0o640)
+
+
+def test_a_drop_in_of_another_play_is_live(host):
+    # converge.yml's second play wrote it and notified
+    # `network_hardening: reload firewall`: the reload put its rules in the
+    # running ruleset (the client's view is in EXPECTED: 9300 open, 9301 refused).
+    assert host.file("/etc/nftables.d/60-converge.nft").exists
+    ruleset = host.check_output("nft list ruleset")
+    assert 'tcp dport 9300 accept comment "converge drop-in"' in ruleset
+    assert 'tcp dport 9301 reject with tcp reset comment "converge drop-in"' in ruleset
 
 
 def test_reload_keeps_other_tables(host):
