@@ -175,15 +175,32 @@ def test_site_converges_again_after_a_teardown(host):
 
 def test_recover_puts_back_what_was_lost_and_gates_everything(host):
     # Damage: a unit file and an environment file gone, a service disabled
-    # and stopped, the firewall table deleted.
-    host.run("rm -f /etc/systemd/system/%s /etc/alicia/ai_service.env", unit("device_manager"))
-    host.run("systemctl daemon-reload; systemctl disable --now %s", unit("metrics_collector"))
-    host.run("nft delete table inet alicia_filter")
+    # and stopped, the firewall table deleted. Each command must succeed and
+    # its damage must be seen before recover runs (else the test proves nothing).
+    unit_file = "/etc/systemd/system/%s" % unit("device_manager")
+    env_file = "/etc/alicia/ai_service.env"
+    assert host.file(unit_file).exists and host.file(env_file).exists
+    assert host.service(unit("metrics_collector")).is_enabled and host.service(unit("metrics_collector")).is_running
+    assert host.run("nft list table inet alicia_filter").rc == 0
+    host.check_output("rm %s %s", unit_file, env_file)
+    host.check_output("systemctl daemon-reload")
+    host.check_output("systemctl disable --now %s", unit("metrics_collector"))
+    host.check_output("nft delete table inet alicia_filter")
+    assert not host.file(unit_file).exists and not host.file(env_file).exists
+    assert prop(host, unit("device_manager"), "LoadState") == "not-found"
+    assert prop(host, unit("metrics_collector"), "UnitFileState") == "disabled"
+    assert prop(host, unit("metrics_collector"), "ActiveState") in ("inactive", "failed")
+    assert host.run("nft list table inet alicia_filter").rc != 0
+
     rc, out, counts = playbook("recover")
     assert rc == 0, out[-3000:]
+    assert recap(out)[0] > 0, "recover changed nothing: " + out[-3000:]
     assert not all_healthy(host)
-    assert host.file("/etc/alicia/ai_service.env").mode == 0o640
-    assert host.service(unit("metrics_collector")).is_enabled
-    assert host.run("nft list tables").stdout.count("alicia") >= 1
+    assert host.file(unit_file).exists
+    assert prop(host, unit("device_manager"), "LoadState") == "loaded"
+    assert host.service(unit("device_manager")).is_enabled and host.service(unit("device_manager")).is_running
+    assert host.file(env_file).mode == 0o640
+    assert host.service(unit("metrics_collector")).is_enabled and host.service(unit("metrics_collector")).is_running
+    assert host.run("nft list table inet alicia_filter").rc == 0
     rc, out, counts = playbook("site")
     assert rc == 0 and recap(out) == (0, 0), out[-3000:]
