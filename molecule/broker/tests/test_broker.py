@@ -193,8 +193,15 @@ def test_monitoring_user_reads_sys_and_health(mqtt, a):
 
 
 def test_services_cannot_read_sys(mqtt, a):
-    lines = mqtt.capture(a, ["$SYS/broker/version"], wait=2)
-    assert not [line for line in lines if line.startswith("$SYS/")]
+    # Positive control in the same window: the same client, with the same
+    # credentials, subscribed in the same SUBSCRIBE, receives a message on a
+    # topic it may read; so an empty $SYS is the ACL, not a client that could
+    # not connect or subscribe. $SYS/broker/version is retained (the monitoring
+    # user reads it at once: test_monitoring_user_reads_sys_and_health).
+    control = "alicia/%s/control" % SERVICE_A
+    lines = mqtt.capture(a, ["$SYS/broker/version", control], [mqtt.pub_cmd(a, control, "sys-control")], wait=2)
+    assert "%s sys-control" % control in lines, lines
+    assert not [line for line in lines if line.startswith("$SYS/")], lines
 
 
 PROBE = r"""
