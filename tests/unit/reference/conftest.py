@@ -175,19 +175,29 @@ def _paho_version(python):
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+# (interpreter, the paho-mqtt major version it must have): the controller's
+# venv (requirements.txt pins 2.x) and Debian's python3-paho-mqtt 1.6 in
+# /usr/bin/python3, as on lab targets. `make setup` and scripts/unit.sh
+# install the Debian package (scripts/host-tools.sh).
 PYTHONS = [
-    pytest.param(sys.executable, id="venv-paho2"),
-    pytest.param(SYSTEM_PYTHON, id="debian-paho16"),
+    pytest.param((sys.executable, "2"), id="venv-paho2"),
+    pytest.param((SYSTEM_PYTHON, "1"), id="debian-paho16"),
 ]
 
 
 @pytest.fixture(scope="session", params=PYTHONS)
 def python(request):
-    """(interpreter, paho version); skips /usr/bin/python3 without paho (scripts/host-tools.sh installs it)."""
-    version = _paho_version(request.param)
+    """(interpreter, paho version). Fails, never skips, when the interpreter has no paho-mqtt or another
+    major version than its variant's: a variant that did not run would pass for one that works."""
+    interpreter, major = request.param
+    version = _paho_version(interpreter)
     if version is None:
-        pytest.skip("%s has no paho-mqtt (Debian: python3-paho-mqtt; scripts/host-tools.sh)" % request.param)
-    return request.param, version
+        pytest.fail("%s has no paho-mqtt: the paho %s.x variant cannot run (Debian: python3-paho-mqtt, which "
+                    "scripts/host-tools.sh installs; `make setup` and scripts/unit.sh run it)" % (interpreter, major),
+                    pytrace=False)
+    if version.split(".")[0] != major:
+        pytest.fail("%s has paho-mqtt %s: this variant needs %s.x" % (interpreter, version, major), pytrace=False)
+    return interpreter, version
 
 
 # ---------------------------------------------------------------------------
