@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the health sweep (playbooks/health.yml): its options checked,
 each host's endpoints, the broker check, the report's rows, table and
-problems. The logic lives in plugins/module_utils/_sweep.py; these are thin
+problems. The logic lives in plugins/module_utils/_sweep_report.py (the
+controller's half of the sweep; the host's is _sweep_probe.py); these are thin
 wrappers. Each filter is documented in its own sidecar file
 plugins/filter/<filter name>.yml."""
 
@@ -21,8 +22,8 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
 
 
 def _sweep():
-    from ansible_collections.alicia.platform.plugins.module_utils import _sweep as sweep
-    return sweep
+    from ansible_collections.alicia.platform.plugins.module_utils import _sweep_report
+    return _sweep_report
 
 
 def _wrap(func, *args, **kwargs):

@@ -207,7 +207,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.alicia.platform.plugins.module_utils.health import EndpointError
-from ansible_collections.alicia.platform.plugins.module_utils._sweep import sweep
+from ansible_collections.alicia.platform.plugins.module_utils._sweep_probe import sweep
 
 ENDPOINT_OPTIONS = dict(
     url=dict(type="str", required=True),
