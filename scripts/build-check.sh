@@ -52,3 +52,19 @@ cat > "$work/probe.yml" <<'YAML'
 YAML
 "$BIN/ansible-playbook" -i localhost, -c local "$work/probe.yml" >/dev/null
 echo "[build] a playbook using the installed collection passed"
+
+# Execution environment: the installed collection's meta/execution-environment.yml
+# is what ansible-builder reads for its dependencies, and the example EE
+# definition (docs/execution-environment) produces a build context. Building
+# the image itself needs a container registry for the base image: not here.
+deps=$("$BIN/ansible-builder" introspect "$work/collections")
+for dep in 'paho-mqtt' 'openssh-client '; do
+  grep -q -- "$dep" <<<"$deps" || { echo "[build] ansible-builder introspect does not see $dep" >&2; echo "$deps" >&2; exit 1; }
+done
+cp -r "$ROOT/docs/execution-environment" "$work/ee"
+cp "$tarball" "$work/ee/alicia-platform.tar.gz"
+(cd "$work/ee" && "$BIN/ansible-builder" create -f execution-environment.yml -c context >/dev/null)
+grep -q 'ansible-galaxy collection install' "$work/ee/context/Dockerfile" \
+  && test -f "$work/ee/context/_build/collections/alicia-platform.tar.gz" \
+  || { echo "[build] ansible-builder create made no usable build context" >&2; exit 1; }
+echo "[build] the execution environment definition validates (ansible-builder create)"
