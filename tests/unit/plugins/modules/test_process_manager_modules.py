@@ -5,7 +5,8 @@
 run): supervisor_programs against a fake supervisorctl (a script over
 tests/unit/plugins/fake_supervisor.py), manual_services against the real
 control script (roles/service/files/alicia-servicectl) on a small HTTP
-service, with a stand-in setpriv."""
+service, run as a throwaway user through the real setpriv (test_servicectl's
+account and Lab)."""
 
 import json
 import os
@@ -15,7 +16,7 @@ import sys
 import pytest
 
 from ansible_collections.alicia.platform.tests.unit.plugins.fake_supervisor import FakeSupervisor
-from ansible_collections.alicia.platform.tests.unit.plugins.test_servicectl import CTL, Lab
+from ansible_collections.alicia.platform.tests.unit.plugins.test_servicectl import Lab, account  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(ROOT, ".collections")
@@ -98,15 +99,9 @@ def test_supervisor_programs_without_supervisorctl(tmp_path):
 
 
 @pytest.fixture
-def lab(tmp_path):
-    lab = Lab(tmp_path)
-    ctl = tmp_path / "servicectl"
-    ctl.write_text("#!/bin/sh\nexport ALICIA_SERVICECTL_CONFIG_DIR=%s ALICIA_SERVICECTL_RUN_DIR=%s "
-                   "ALICIA_SERVICECTL_SETPRIV=%s\nexec %s %s \"$@\"\n"
-                   % (lab.env["ALICIA_SERVICECTL_CONFIG_DIR"], lab.env["ALICIA_SERVICECTL_RUN_DIR"],
-                      lab.env["ALICIA_SERVICECTL_SETPRIV"], sys.executable, CTL))
-    ctl.chmod(0o755)
-    lab.ctl_path = str(ctl)
+def lab(tmp_path, account):
+    lab = Lab(tmp_path, account)
+    lab.ctl_path = lab.wrapper(tmp_path / "servicectl")
     yield lab
     lab.cleanup()
 
