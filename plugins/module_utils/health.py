@@ -5,6 +5,10 @@
 
 Standard library only (http.client, json, threading), so the module runs on
 any target with Python 3 and the unit tests call these functions directly.
+The clock, the sleep, the probe and the command runner are parameters (the
+tests pass fakes); while an endpoint is not healthy, the state of what runs
+it (systemd unit, docker container, supervisor program) is read through
+``_process_state`` so that a crash-looping service fails at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +21,9 @@ import ssl
 import threading
 import time
 
+from ansible_collections.alicia.platform.plugins.module_utils._process_state import (
+    DEFAULT_MAX_RESTARTS, KINDS, CrashWatch, read_states)
+
 try:
     from http.client import HTTPConnection, HTTPSConnection, HTTPException
     from urllib.parse import urlsplit
@@ -28,6 +35,8 @@ DEFAULT_JSON_VALUE = "healthy"
 DEFAULT_STATUS = 200
 DEFAULT_TIMEOUT = 5.0
 EXCERPT = 200
+# Least seconds between two reads of the units/containers/programs (one command per kind each).
+STATE_INTERVAL = 1.0
 MAX_BODY = 65536
 USER_AGENT = "alicia-health-gate/1"
 
@@ -69,6 +78,14 @@ def normalize(endpoint):
         raise EndpointError("health endpoint %r: timeout must be positive" % url)
     json_field = endpoint.get("json_field", DEFAULT_JSON_FIELD)
     json_value = endpoint.get("json_value", DEFAULT_JSON_VALUE)
+    targets = []
+    for kind in KINDS:
+        name = endpoint.get(kind)
+        if name in (None, ""):
+            continue
+        if not isinstance(name, str) or any(c.isspace() for c in name) or name.startswith("-"):
+            raise EndpointError("health endpoint %r: %s must be a name, got %r" % (url, kind, name))
+        targets.append((kind, name))
     return {
         "service": endpoint.get("service") or url,
         "host": endpoint.get("host") or parts.hostname,
@@ -77,6 +94,7 @@ def normalize(endpoint):
         "json_field": json_field or None,
         "json_value": json_value,
         "timeout": timeout,
+        "targets": targets,
     }
 
 
@@ -139,7 +157,7 @@ def _describe(exc, timeout):
     return "%s: %s" % (exc.__class__.__name__, exc)
 
 
-def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
+def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None, clock=time.monotonic):
     """One GET of a (normalized) endpoint: {status, body, latency, error}.
 
     ``error`` is set only when no HTTP response came (refused, timeout,
@@ -151,7 +169,7 @@ def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    started = time.monotonic()
+    started = clock()
     status = body = error = None
     conn = None
     try:
@@ -173,16 +191,16 @@ def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None):
     finally:
         if conn is not None:
             conn.close()
-    return {"status": status, "body": body, "latency": time.monotonic() - started, "error": error}
+    return {"status": status, "body": body, "latency": clock() - started, "error": error}
 
 
-def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
+def probe(endpoint, timeout=None, validate_certs=True, ca_path=None, clock=time.monotonic):
     """One GET of a (normalized) endpoint.
 
     Returns {healthy, status, latency, error}. Never raises for network or
     HTTP problems: those are the ``error``.
     """
-    answer = fetch(endpoint, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path)
+    answer = fetch(endpoint, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path, clock=clock)
     error = answer["error"] if answer["error"] is not None else judge(endpoint, answer["status"], answer["body"])
     return {
         "healthy": error is None,
@@ -192,27 +210,92 @@ def probe(endpoint, timeout=None, validate_certs=True, ca_path=None):
     }
 
 
-def _watch(endpoint, started, deadline_at, interval, single_round, probe_kwargs):
-    """Probe one endpoint until healthy, the deadline, or one round."""
+class StateReader:
+    """Reads what runs the endpoints at a bounded rate and keeps the verdicts.
+
+    Endpoint threads call :meth:`verdict` after each failed probe; at most one
+    read (one command per kind, for every endpoint still waiting) happens per
+    ``min_interval`` seconds of ``clock``, whatever the number of endpoints.
+    """
+
+    def __init__(self, endpoints, run, clock, max_restarts=DEFAULT_MAX_RESTARTS, min_interval=STATE_INTERVAL):
+        self.targets = dict((index, list(endpoint["targets"])) for index, endpoint in enumerate(endpoints)
+                            if endpoint["targets"])
+        self.run = run
+        self.clock = clock
+        self.min_interval = float(min_interval)
+        self.watch = CrashWatch(max_restarts)
+        self.waiting = set(self.targets)
+        self.last_read = None
+        self.reads = 0
+        self.lock = threading.Lock()
+
+    def done(self, index):
+        with self.lock:
+            self.waiting.discard(index)
+
+    def verdict(self, index):
+        """The crash-loop message of endpoint ``index`` (None: no evidence), reading if due."""
+        if index not in self.targets or self.run is None:
+            return None
+        with self.lock:
+            now = self.clock()
+            if self.last_read is None or now - self.last_read >= self.min_interval:
+                pending = [target for i in sorted(self.waiting) for target in self.targets[i]
+                           if target not in self.watch.verdicts]
+                if pending:
+                    self.last_read = now
+                    self.reads += 1
+                    self.watch.observe(read_states(pending, self.run))
+            for target in self.targets[index]:
+                if target in self.watch.verdicts:
+                    self.waiting.discard(index)
+                    return self.watch.verdicts[target]
+        return None
+
+    def report(self, index):
+        """What the reads saw of endpoint ``index``'s first target (None when it has none or none was read)."""
+        for kind, name in self.targets.get(index, []):
+            track = self.watch.track((kind, name))
+            if track is None:
+                continue
+            return {"kind": kind, "name": name, "state": track.previous, "restarts": track.restarts,
+                    "exits": track.exits, "last_exit": track.last_exit, "oom": track.oom,
+                    "memory_limit": track.memory_limit, "reads": track.reads,
+                    "crash_loop": self.watch.verdicts.get((kind, name))}
+        return None
+
+
+def _watch(index, endpoint, started, deadline_at, interval, single_round, probe_kwargs, ctx):
+    """Probe one endpoint until healthy, the deadline, a crash-loop verdict, or one round."""
+    clock, sleep, probe_fn, reader = ctx["clock"], ctx["sleep"], ctx["probe"], ctx["reader"]
     attempts = 0
     last = None
     time_to_healthy = None
+    crash = None
     while True:
         attempts += 1
-        remaining = deadline_at - time.monotonic()
+        remaining = deadline_at - clock()
         per_try = endpoint["timeout"] if single_round else max(0.05, min(endpoint["timeout"], remaining))
-        last = probe(endpoint, timeout=per_try, **probe_kwargs)
+        last = probe_fn(endpoint, timeout=per_try, **probe_kwargs)
         if last["healthy"]:
-            time_to_healthy = round(time.monotonic() - started, 4)
+            time_to_healthy = round(clock() - started, 4)
+            reader.done(index)
             break
         if single_round:
             break
-        remaining = deadline_at - time.monotonic()
+        crash = reader.verdict(index)
+        if crash:
+            break
+        remaining = deadline_at - clock()
         if remaining <= 0:
             break
-        time.sleep(min(interval, remaining))
-        if time.monotonic() >= deadline_at:
+        sleep(min(interval, remaining))
+        if clock() >= deadline_at:
             break
+    error = last["error"]
+    if crash:
+        error = "%s; last probe: %s" % (crash, error)
     return {
         "service": endpoint["service"],
         "host": endpoint["host"],
@@ -222,26 +305,40 @@ def _watch(endpoint, started, deadline_at, interval, single_round, probe_kwargs)
         "latency": last["latency"],
         "attempts": attempts,
         "time_to_healthy": time_to_healthy,
-        "error": last["error"],
+        "error": error,
+        "process": reader.report(index),
     }
 
 
 def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_certs=True, ca_path=None,
-         max_workers=64):
+         max_workers=64, max_restarts=DEFAULT_MAX_RESTARTS, run=None, clock=time.monotonic, sleep=time.sleep,
+         probe_fn=probe, state_interval=STATE_INTERVAL):
     """Poll every endpoint concurrently until all are healthy or ``timeout`` passes.
 
-    Returns {healthy, elapsed, results, unhealthy, msg}: ``results`` in the
-    order of ``endpoints``, ``unhealthy`` the failing service names and
-    ``msg`` one line per unhealthy endpoint with its last error.
-    ``single_round`` probes each endpoint once and does not wait.
+    Returns {healthy, elapsed, results, unhealthy, state_reads, msg}:
+    ``results`` in the order of ``endpoints``, ``unhealthy`` the failing
+    service names and ``msg`` one line per unhealthy endpoint with its last
+    error. ``single_round`` probes each endpoint once and does not wait.
+    With ``run(argv) -> (rc, stdout, stderr)``, an endpoint that names its
+    ``unit``, ``container`` or ``program`` fails as soon as that process
+    crash-loops (``max_restarts`` restarts since the gate started, or a
+    state it does not leave by itself); ``state_reads`` counts the reads.
+    ``clock``, ``sleep`` and ``probe_fn`` are the time source, the pause and
+    one probe (the tests pass fakes).
     """
     normalized = [normalize(endpoint) for endpoint in endpoints or []]
     if interval <= 0:
         raise EndpointError("interval must be positive")
-    started = time.monotonic()
+    try:
+        reader = StateReader(normalized, None if single_round else run, clock, max_restarts=max_restarts,
+                             min_interval=state_interval)
+    except ValueError as exc:
+        raise EndpointError(str(exc))
+    started = clock()
     deadline_at = started + float(timeout)
     results = [None] * len(normalized)
     probe_kwargs = {"validate_certs": validate_certs, "ca_path": ca_path}
+    ctx = {"clock": clock, "sleep": sleep, "probe": probe_fn, "reader": reader}
     lock = threading.Lock()
     queue = list(enumerate(normalized))
 
@@ -251,7 +348,7 @@ def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_cer
                 if not queue:
                     return
                 index, endpoint = queue.pop(0)
-            results[index] = _watch(endpoint, started, deadline_at, interval, single_round, probe_kwargs)
+            results[index] = _watch(index, endpoint, started, deadline_at, interval, single_round, probe_kwargs, ctx)
 
     threads = [threading.Thread(target=worker, name="health-gate-%d" % i)
                for i in range(max(1, min(int(max_workers), len(normalized))))]
@@ -260,13 +357,14 @@ def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_cer
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = round(time.monotonic() - started, 4)
+    elapsed = round(clock() - started, 4)
     bad = [r for r in results if not r["healthy"]]
     summary = {
         "healthy": not bad,
         "elapsed": elapsed,
         "results": results,
         "unhealthy": [r["service"] for r in bad],
+        "state_reads": reader.reads,
     }
     if bad:
         lines = ["health gate: %d of %d endpoints unhealthy after %.1f s:" % (len(bad), len(results), elapsed)]

@@ -27,6 +27,16 @@ description:
     or delegated to the controller (probing over the network).
   - O(endpoints) takes the output of the P(alicia.platform.catalogue_health_endpoints#filter)
     filter as it is.
+  - While an endpoint that names its O(endpoints[].unit), O(endpoints[].container) or
+    O(endpoints[].program) is not healthy, the module also reads the state of that
+    process on the host it runs on, at most once a second and with one command per kind
+    for all endpoints (C(systemctl show), C(docker inspect), C(supervisorctl status)).
+    The endpoint fails at once, without waiting for O(timeout), when its process was
+    restarted O(max_restarts) times since the gate started, or is in a state it does
+    not leave by itself (a C(failed) unit, an C(exited) container, a C(FATAL) program);
+    its error names the last exit status or signal (C(status=1/FAILURE), C(signal=KILL)),
+    an out-of-memory kill with the memory limit (C(MemoryMax), the container's limit)
+    and the restart count.
 author:
   - Alicia platform engineers (@alicia-platform)
 options:
@@ -73,6 +83,32 @@ options:
           - Seconds one probe of this endpoint may take (connect and read).
         type: float
         default: 5
+      unit:
+        description:
+          - The systemd unit that runs this endpoint's service, read with C(systemctl show)
+            while the endpoint is not healthy.
+          - Only meaningful when the module runs on the host of the unit (not delegated).
+        type: str
+      container:
+        description:
+          - The docker container that runs this endpoint's service, read with C(docker inspect)
+            while the endpoint is not healthy.
+        type: str
+      program:
+        description:
+          - The supervisord program that runs this endpoint's service, read with
+            C(supervisorctl status) while the endpoint is not healthy. supervisor counts no
+            restarts, so the gate counts the reads that see the program newly C(BACKOFF) or
+            C(EXITED); C(FATAL) fails at once.
+        type: str
+  max_restarts:
+    description:
+      - Restarts since the gate started (systemd's C(NRestarts), docker's C(RestartCount))
+        after which an endpoint that is still not healthy fails at once.
+      - With systemd's C(RestartSec=5) of the service role, 2 fails a service that exits at
+        start about 11 s after it was started, where O(timeout) would wait in vain.
+    type: int
+    default: 2
   timeout:
     description:
       - Overall deadline in seconds; endpoints still unhealthy then make the module fail.
@@ -189,9 +225,63 @@ results:
       type: float
       sample: 2.0113
     error:
-      description: Why the last probe was unhealthy, null when healthy.
+      description:
+        - Why the last probe was unhealthy, null when healthy.
+        - When the endpoint's process crash-loops, that verdict first, then C(; last probe:) and the probe's error.
       type: str
       sample: "HTTP 503 (expected 200): {\"status\": \"starting\"}"
+    process:
+      description:
+        - What the state reads saw of the endpoint's unit, container or program; null when it
+          names none or it was healthy before any read.
+      type: dict
+      contains:
+        kind:
+          description: C(unit), C(container) or C(program).
+          type: str
+        name:
+          description: The unit, container or program name.
+          type: str
+        state:
+          description: Its state at the last read (systemd SubState, docker status, supervisor state).
+          type: str
+        restarts:
+          description: Restarts since the gate started.
+          type: int
+        exits:
+          description: Supervisor only, reads that saw the program newly exiting.
+          type: int
+        last_exit:
+          description: The last exit seen, C(status=1/FAILURE), C(signal=KILL), null when none.
+          type: str
+        oom:
+          description: Whether an out-of-memory kill was seen.
+          type: bool
+        memory_limit:
+          description: The memory limit (C(64M)), null when none or unknown.
+          type: str
+        reads:
+          description: State reads that included it.
+          type: int
+        crash_loop:
+          description: The crash-loop verdict, null when none.
+          type: str
+      sample:
+        kind: unit
+        name: alicia-stt_service.service
+        state: auto-restart
+        restarts: 2
+        exits: 0
+        last_exit: status=1/FAILURE
+        oom: false
+        memory_limit: 512M
+        reads: 11
+        crash_loop: "unit alicia-stt_service.service keeps exiting, last exit status=1/FAILURE, 2 restarts since the gate started"
+state_reads:
+  description: Reads of the endpoints' units, containers and programs (one command per kind each).
+  returned: always
+  type: int
+  sample: 11
 msg:
   description: Summary, one line per unhealthy endpoint with its last error.
   returned: always
@@ -210,6 +300,9 @@ ENDPOINT_OPTIONS = dict(
     json_field=dict(type="str", default="status"),
     json_value=dict(type="raw", default="healthy"),
     timeout=dict(type="float", default=5),
+    unit=dict(type="str"),
+    container=dict(type="str"),
+    program=dict(type="str"),
 )
 
 
@@ -222,12 +315,21 @@ def run_module():
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
             max_workers=dict(type="int", default=64),
+            max_restarts=dict(type="int", default=2),
         ),
         supports_check_mode=True,
     )
     params = module.params
-    if params["timeout"] <= 0 or params["interval"] <= 0 or params["max_workers"] < 1:
-        module.fail_json(msg="timeout and interval must be positive and max_workers at least 1")
+    if params["timeout"] <= 0 or params["interval"] <= 0 or params["max_workers"] < 1 or params["max_restarts"] < 1:
+        module.fail_json(msg="timeout and interval must be positive, max_workers and max_restarts at least 1")
+
+    def run(argv):
+        """A state read; a command missing on this host reads as nothing."""
+        binary = module.get_bin_path(argv[0])
+        if not binary:
+            return 127, "", "%s: not found" % argv[0]
+        return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
+
     try:
         summary = gate(
             params["endpoints"],
@@ -237,6 +339,8 @@ def run_module():
             validate_certs=params["validate_certs"],
             ca_path=params["ca_path"],
             max_workers=params["max_workers"],
+            max_restarts=params["max_restarts"],
+            run=run,
         )
     except EndpointError as exc:
         module.fail_json(msg="health_gate: %s" % exc)
