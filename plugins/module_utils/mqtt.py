@@ -77,12 +77,13 @@ def default_topic(username=None, client_id=None):
 
 def check(host, port=1883, username=None, password=None, client_id=None, topic=None, tls=False,
           ca_cert=None, client_cert=None, client_key=None, tls_insecure=False, timeout=10.0, qos=1,
-          keepalive=30):
+          keepalive=30, clock=time.monotonic):
     """Connect, subscribe to ``topic``, publish on it and wait for the message.
 
     Returns {latency: {connect, subscribe, round_trip, total}, topic,
     client_id, paho_version}; raises MqttCheckError with a ``kind`` and a
-    message that says what failed.
+    message that says what failed. ``clock`` times the latencies and the
+    ``timeout`` deadline (the tests pass a fake one).
     """
     if not HAS_PAHO:
         raise MqttCheckError("missing_library", "the paho-mqtt Python library is not installed")
@@ -93,23 +94,23 @@ def check(host, port=1883, username=None, password=None, client_id=None, topic=N
     token = "alicia-healthcheck %s" % uuid.uuid4().hex
     where = "%s:%s" % (host, port)
     state = {"connack": None, "suback": None, "puback": False, "received": None, "disconnected": False}
-    started = time.monotonic()
+    started = clock()
     deadline = started + float(timeout)
 
     def on_connect(_client, _userdata, _flags, rc, *_args):
         state["connack"] = (_code(rc), str(rc))
-        state["connack_at"] = time.monotonic()
+        state["connack_at"] = clock()
 
     def on_subscribe(_client, _userdata, _mid, granted, *_args):
         state["suback"] = [_code(g) for g in granted]
-        state["suback_at"] = time.monotonic()
+        state["suback_at"] = clock()
 
     def on_publish(_client, _userdata, _mid, *_args):
         state["puback"] = True
 
     def on_message(_client, _userdata, message):
         if message.topic == topic and message.payload.decode("utf-8", "replace") == token:
-            state["received"] = time.monotonic()
+            state["received"] = clock()
 
     def on_disconnect(_client, _userdata, *_args):
         state["disconnected"] = True
@@ -134,7 +135,7 @@ def check(host, port=1883, username=None, password=None, client_id=None, topic=N
 
     def pump(until, what):
         while not until():
-            if time.monotonic() >= deadline:
+            if clock() >= deadline:
                 raise MqttCheckError("timeout", "timeout after %.1f s waiting for %s from %s" % (timeout, what, where))
             client.loop(timeout=0.05)
             if state["disconnected"] and not until():
@@ -173,7 +174,7 @@ def check(host, port=1883, username=None, password=None, client_id=None, topic=N
                                  % (where, topic))
         subscribed = state["suback_at"]
 
-        sent = time.monotonic()
+        sent = clock()
         info = client.publish(topic, token, qos=qos)
         if _code(info.rc) != 0:
             raise MqttCheckError("not_authorised", "not authorised: publish to '%s' failed (rc %d)"
