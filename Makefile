@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,7 +55,17 @@ unit-then-compat: venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory compat
 
-lint: yamllint ansible-lint graph-check ## yamllint, ansible-lint (production profile), graph freshness
+lint: yamllint ansible-lint graph-check content-check docs-lint ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint
+
+# README.md's "Included content" table lists every module, filter, callback,
+# role and playbook: fails naming what is missing or extra.
+content-check: venv
+	$(BIN)/python scripts/content-check.py
+
+# antsibull-docs lint-collection-docs on a temporary collection tree, and
+# ansible-doc renders every module, filter, callback and role.
+docs-lint: venv
+	bash scripts/docs-lint.sh
 
 yamllint: venv
 	yamllint --strict .

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # ansible-test sanity for alicia.platform, from a temporary collection tree
 # <tmp>/ansible_collections/alicia/platform (ansible-test needs that layout;
-# the checkout itself is not one). Only what the collection ships and the
-# sanity tests read is copied: galaxy.yml, meta/, plugins/ (and README.md,
-# tests/sanity/ when present). roles/ and playbooks/ are linted by
-# ansible-lint and yamllint instead.
+# the checkout itself is not one; scripts/collection-tree.sh builds it). Only
+# what the collection ships and the sanity tests read is copied: galaxy.yml,
+# meta/, plugins/ (and README.md, LICENSE, tests/sanity/ when present).
+# roles/ and playbooks/ are linted by ansible-lint and yamllint instead.
 # Each test runs in its own virtualenv that ansible-test builds from PyPI
 # (--venv --requirements), cached under ~/.ansible/test/venv between runs;
 # no container registry is used.
@@ -22,15 +22,7 @@ log() { printf '[sanity] %s\n' "$*"; }
 
 tmp="$(mktemp -d /tmp/alicia-sanity.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
-dest="$tmp/ansible_collections/alicia/platform"
-mkdir -p "$dest"
-cp -a "$ROOT/galaxy.yml" "$ROOT/meta" "$ROOT/plugins" "$dest/"
-[ -f "$ROOT/README.md" ] && cp -a "$ROOT/README.md" "$dest/"
-[ -f "$ROOT/LICENSE" ] && cp -a "$ROOT/LICENSE" "$dest/"
-if [ -d "$ROOT/tests/sanity" ]; then
-  mkdir -p "$dest/tests" && cp -a "$ROOT/tests/sanity" "$dest/tests/"
-fi
-find "$dest" \( -name __pycache__ -o -name '*.pyc' -o -name .pytest_cache \) -prune -exec rm -rf {} +
+dest="$(bash "$ROOT/scripts/collection-tree.sh" "$tmp")"
 
 # ansible-test finds python3.X on PATH; the project's virtualenv has it.
 export PATH="${VENV_BIN}:${PATH}"
