@@ -77,9 +77,9 @@ def body_fields(body):
     return found
 
 
-def check(endpoint, validate_certs=True, ca_path=None):
-    """Probe one normalized endpoint once: the sweep's result for it."""
-    got = fetch(endpoint, validate_certs=validate_certs, ca_path=ca_path)
+def check(endpoint, validate_certs=True, ca_path=None, clock=time.monotonic):
+    """Probe one normalized endpoint once: the sweep's result for it (``clock`` times the latency)."""
+    got = fetch(endpoint, validate_certs=validate_certs, ca_path=ca_path, clock=clock)
     if got["error"] is not None:
         status, error = UNREACHABLE, got["error"]
     else:

@@ -120,6 +120,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, json.dumps({"status": "healthy"}))
             else:
                 self._send(503, json.dumps({"status": "starting"}))
+        elif path.startswith("/together/"):
+            # Healthy only when N requests of this path are in flight at once: a
+            # concurrency check that needs no clock (a serial client breaks the barrier).
+            with server.lock:
+                barrier = server.barriers.setdefault(path, threading.Barrier(int(path.rsplit("/", 1)[1]), timeout=10))
+            try:
+                barrier.wait()
+                self._send(200, json.dumps({"status": "healthy"}))
+            except threading.BrokenBarrierError:
+                self._send(503, json.dumps({"status": "not concurrent"}))
         elif path == "/notjson":
             self._send(200, "<html><body>It works</body></html>", "text/html")
         elif path == "/wrong":
@@ -149,6 +159,7 @@ class HealthServer(object):
         self.httpd.lock = threading.Lock()
         self.httpd.hits = {}
         self.httpd.first_seen = {}
+        self.httpd.barriers = {}
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
         self.thread.daemon = True
