@@ -9,6 +9,7 @@ every invocation, so the tests assert the exact calls the module makes.
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -517,8 +518,29 @@ def test_wait_fails_naming_a_unit_that_never_settles(systemd, units):
     assert "exit 1, restarting" in result["msg"] and result["failed_units"] == [B]
     calls = fake.calls()
     assert calls[:2] == [show(A, B), ["start", A, B]]
-    assert 2 <= calls.count(show(A, B)) - 1 <= 4, "polled about every 0.5 s for 1 s"
+    assert calls.count(show(A, B)) - 1 >= 1, "read again after the start"
     assert calls[-1] == ["status", "--no-pager", "-n", "20", B]
+
+
+def test_wait_polls_every_half_second_until_the_wait_is_over(systemd):
+    """The same fake systemctl, run in process with a fake clock: reads at 0, 0.5 and 1 s of a 1 s wait."""
+    from ansible_collections.alicia.platform.plugins.module_utils import _units
+    from ansible_collections.alicia.platform.tests.unit.plugins.fake_clock import FakeClock
+
+    fake = systemd({A: svc(file="enabled"), B: svc(file="enabled", auto_restart=True, journal=["exit 1, restarting"])})
+
+    def run(argv):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    clock = FakeClock()
+    with pytest.raises(_units.UnitsError) as info:
+        _units.reconcile(dict(units=started_enabled(A, B), wait=1), _units.Systemctl(fake.systemctl, run),
+                         sleep=clock.sleep, clock=clock)
+    assert info.value.failed_units == [B]
+    calls = fake.calls()
+    assert calls[:2] == [show(A, B), ["start", A, B]]
+    assert calls.count(show(A, B)) - 1 == 3 and clock.sleeps == [0.5, 0.5]
 
 
 def systemd_again(fake, units_):
