@@ -54,14 +54,34 @@ def state(server):
     for line in data.decode().splitlines():
         f = line.split()
         if len(f) > 6 and f[3] == server: return int(f[5])
+def stat(server):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect("/run/haproxy/admin.sock")
+    s.sendall(b"show stat\n"); data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+    s.close()
+    lines = data.decode().splitlines()
+    head = lines[0].lstrip("# ").split(",")
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("pxname") == "demo" and row.get("svname") == server: return row
 def killer():
     time.sleep(a.at)
+    before = stat(a.server)
     killed = time.monotonic()
     subprocess.run(["systemctl", "kill", "--signal=KILL", a.kill], check=True)
     result["killed_at_s"] = round(killed - start, 3)
     while time.monotonic() - killed < 10:
         if state(a.server) == 0:
-            result["down_after_s"] = round(time.monotonic() - killed, 3); return
+            result["down_after_s"] = round(time.monotonic() - killed, 3)
+            after = stat(a.server)
+            # What took it out of rotation, counted by HAProxy itself.
+            result["failed_checks"] = int(after["chkfail"]) - int(before["chkfail"])
+            result["went_down"] = int(after["chkdown"]) - int(before["chkdown"])
+            result["check_status"] = after["check_status"]
+            return
         time.sleep(0.05)
 start = time.monotonic()
 if a.kill:

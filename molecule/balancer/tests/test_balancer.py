@@ -159,10 +159,12 @@ def test_killed_instance_no_failed_request(lb):
                   result["down_after_s"] if result["down_after_s"] is not None else -1, result["by_instance"]))
         assert result["requests"] == 200
         assert result["failed"] == 0, result
-        # Out of rotation after `fall` (2) failed checks, `fastinter` (250 ms)
-        # apart: 1.25 s on a quiet host. The bound leaves room for a loaded CI
-        # machine; what matters is that the server leaves rotation, on its own.
-        assert result["down_after_s"] is not None and result["down_after_s"] <= 6.0, result
+        # Out of rotation on its own (the load script watches at most 10 s), after
+        # exactly `fall` (2) failed checks of a refused connection, counted by
+        # HAProxy: no wall-clock bound (the time is printed above, ~1.25 s quiet).
+        assert result["down_after_s"] is not None, result
+        assert (result["failed_checks"], result["went_down"]) == (2, 1), result
+        assert result["check_status"].startswith("L4CON"), result
         assert not lb.service("alicia-demo@1").is_running
     finally:
         lb.run("systemctl start alicia-demo@1")
