@@ -94,6 +94,23 @@ def catalogue_target_errors(catalogue, groups, service=None, host=None, operatio
         raise AnsibleFilterError(str(exc))
 
 
+def catalogue_phase_failures(hostvars, hosts):
+    # The facts playbooks/phase.yml records on each host (hostvars: read on
+    # the controller, hosts that left the run included).
+    from ansible_collections.alicia.platform.plugins.module_utils import _catalogue_hosts
+    states = {}
+    for host in hosts or []:
+        try:
+            facts = hostvars[host]
+            states[host] = {"phase": facts.get("_alicia_phase_running"), "failure": facts.get("_alicia_phase_failure")}
+        except (KeyError, TypeError):
+            continue
+    try:
+        return _catalogue_hosts.phase_failures(states)
+    except _catalogue().CatalogueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     """Service catalogue filters."""
 
@@ -109,6 +126,7 @@ class FilterModule(object):
             "catalogue_graph": catalogue_graph,
             "catalogue_host_services": catalogue_host_services,
             "catalogue_target_errors": catalogue_target_errors,
+            "catalogue_phase_failures": catalogue_phase_failures,
             "catalogue_host_packages": catalogue_host_packages,
             "catalogue_balancer_services": catalogue_balancer_services,
         }

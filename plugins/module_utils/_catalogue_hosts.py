@@ -288,3 +288,74 @@ def balancer_services(catalogue, group_names):
                          "port": instance["listen_port"]} for instance in entry["instance_list"]],
         })
     return result
+
+
+# ---- phases and their plays (playbooks/phase.yml) ----
+
+# The inventory group a phase play targets is this prefix and the phase's
+# name (playbooks/phase.yml: hosts "alicia_{{ alicia_phase }}").
+PHASE_GROUP_PREFIX = "alicia_"
+
+
+def phase_group(phase):
+    """The inventory group whose hosts the play of ``phase`` runs on: ``alicia_<phase>``."""
+    if not isinstance(phase, str) or not phase:
+        raise CatalogueError("catalogue: a phase must be a non-empty name, got %r" % (phase,))
+    return PHASE_GROUP_PREFIX + phase
+
+
+def phase_target_problem(entry, groups):
+    """Why the phase play of a service never deploys it on some host of its ``group``, or None.
+
+    A service of phase P is deployed by P's play, on the hosts of ``alicia_P``
+    that are also in the service's ``group`` (the service role picks the
+    phase's services whose group is one of the host's groups). The platform
+    plan, on every host of the group, would list it all the same: planned,
+    never deployed. Fine: ``group`` is ``alicia_P`` itself (with or without
+    hosts: an inventory may leave a phase out), or a group whose hosts are
+    all in ``alicia_P`` (a child group). ``groups`` maps inventory group to
+    hosts (Ansible's ``groups``); without it, only ``alicia_P`` passes.
+    Entries of another kind than ``service`` (the broker) have no phase play.
+    """
+    if not isinstance(entry, dict) or entry.get("kind", "service") != "service":
+        return None
+    phase, group = entry.get("phase"), entry.get("group")
+    if not isinstance(phase, str) or not phase or not isinstance(group, str) or not group:
+        return None  # reported by the checks of those fields
+    target = phase_group(phase)
+    if group == target:
+        return None
+    where = "the play of phase '%s' runs on the hosts of group '%s' only" % (phase, target)
+    if not hasattr(groups, "get"):
+        return "group '%s' is not targeted by any phase play (%s)" % (group, where)
+    hosts = list(groups.get(group) or [])
+    if not hosts:
+        return "group '%s' has no hosts and is not targeted by any phase play (%s)" % (group, where)
+    reached = set(groups.get(target) or [])
+    missed = [host for host in hosts if host not in reached]
+    if missed:
+        return ("group '%s' is not targeted by any phase play on host(s) %s (%s): the service would be planned "
+                "there and never deployed" % (group, ", ".join(sorted(missed)), where))
+    return None
+
+
+def phase_failures(states):
+    """The phases that failed, one message per host, sorted by host.
+
+    ``states`` maps each host to ``{"phase": the phase the host entered and
+    did not pass (empty or None when it passed every phase it entered),
+    "failure": the failed task's message}`` (playbooks/phase.yml records
+    them as the host facts ``_alicia_phase_running`` and
+    ``_alicia_phase_failure``).
+    """
+    if not hasattr(states, "items"):
+        raise CatalogueError("catalogue: phase states must be a mapping of host to state, got %r" % (states,))
+    found = []
+    for host in sorted(states, key=str):
+        state = states[host] or {}
+        phase = state.get("phase") if hasattr(state, "get") else None
+        if not phase:
+            continue
+        failure = state.get("failure") or "failed before its tasks ended (unreachable, or outside the phase's tasks)"
+        found.append("phase %s failed on %s: %s" % (phase, host, " ".join(str(failure).split())))
+    return found

@@ -43,6 +43,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts i
     DOCKER_NETWORK_KEYS,
     docker_network,
     is_docker_service,
+    phase_target_problem,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._network import allow_from_problem
 from ansible_collections.alicia.platform.plugins.module_utils._validation import (
@@ -870,6 +871,10 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
         found.append(fmt(name, "group", "must be a non-empty inventory group name, got %r" % (group,)))
     elif require_groups and groups is not None and not hosts_of(entry, groups):
         found.append(fmt(name, "group", "inventory group '%s' has no hosts" % group))
+    else:
+        problem = phase_target_problem(entry, groups)
+        if problem:
+            found.append(fmt(name, "group", problem))
     _check_unit(name, entry, found)
     _check_health(name, entry.get("health"), found)
     _check_dependencies(name, entry, catalogue, phases, found)

@@ -15,7 +15,8 @@ from ansible_collections.alicia.platform.plugins.filter.catalogue import FilterM
 FILTERS = FilterModule().filters()
 NAMES = ["catalogue_resolve", "catalogue_validate", "catalogue_errors", "catalogue_order", "catalogue_phase",
          "catalogue_health_endpoints", "catalogue_service_env", "catalogue_graph", "catalogue_host_services",
-         "catalogue_host_packages", "catalogue_target_errors", "catalogue_balancer_services"]
+         "catalogue_host_packages", "catalogue_target_errors", "catalogue_balancer_services",
+         "catalogue_phase_failures"]
 
 
 @pytest.fixture
