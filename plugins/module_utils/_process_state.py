@@ -124,6 +124,7 @@ def parse_systemctl_show(text, units):
             "restarts": _int(props.get("NRestarts")),
             "active": props.get("ActiveState"),
             "sub": props.get("SubState"),
+            "restart_scheduled": props.get("SubState") == "auto-restart",
             "result": props.get("Result"),
             "exit": exit_text(_int(props.get("ExecMainCode"), 0), _int(props.get("ExecMainStatus"), 0)),
             "oom": props.get("Result") == "oom-kill",
@@ -224,6 +225,8 @@ class _Track:
     def __init__(self):
         self.baseline = None     # restart counter at the first read
         self.last_count = None   # restart counter at the last read
+        self.done = 0            # restarts made since the first read
+        self.scheduled = False   # a restart is scheduled (systemd: auto-restart)
         self.restarts = 0        # restarts since the first read
         self.exits = 0           # supervisor: times seen exiting (BACKOFF/EXITED after another state)
         self.previous = None     # the last state's `sub`
@@ -234,13 +237,23 @@ class _Track:
 
 
 def _restarts_update(track, state):
+    """Restarts since the first read: the counter's growth, plus one the manager has scheduled.
+
+    systemd counts a restart (NRestarts) when RestartSec has passed; while it
+    waits (SubState auto-restart) the restart is decided, and counted here as
+    docker counts it (RestartCount grows when the restart is scheduled).
+    """
     count = state.get("restarts")
     if count is None:
         return
-    if track.baseline is None or count < track.last_count:  # first read, or the counter was reset
-        track.baseline = count - track.restarts
+    if track.baseline is None:
+        track.baseline = count
+    elif count < track.last_count:  # the counter was reset (a start by hand): keep what was counted
+        track.baseline = count - track.done
     track.last_count = count
-    track.restarts = count - track.baseline
+    track.done = count - track.baseline
+    track.scheduled = bool(state.get("restart_scheduled"))
+    track.restarts = track.done + (1 if track.scheduled else 0)
 
 
 def describe(kind, name, state, track, reason):
@@ -253,12 +266,17 @@ def describe(kind, name, state, track, reason):
             if limit else "its memory limit"
         parts.append("killed by the out-of-memory killer at %s" % where)
     if track.last_exit:
-        parts.append("last exit %s" % track.last_exit)
+        text = "last exit %s" % track.last_exit
+        if not track.oom and kind == "unit" and track.last_exit == "signal=KILL" and track.memory_limit:
+            # cgroup v1 hosts do not tell systemd of an OOM kill (Result=signal).
+            text += " (out of memory at MemoryMax=%s, unless someone sent it)" % track.memory_limit
+        parts.append(text)
     if kind == "program":
         if track.exits:
             parts.append("seen exiting %d time%s" % (track.exits, "" if track.exits == 1 else "s"))
     else:
-        parts.append("%d restart%s since the gate started" % (track.restarts, "" if track.restarts == 1 else "s"))
+        parts.append("%d restart%s since the gate started%s" % (
+            track.restarts, "" if track.restarts == 1 else "s", " (the last one scheduled)" if track.scheduled else ""))
     return ", ".join(parts)
 
 

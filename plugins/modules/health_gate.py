@@ -32,11 +32,12 @@ description:
     process on the host it runs on, at most once a second and with one command per kind
     for all endpoints (C(systemctl show), C(docker inspect), C(supervisorctl status)).
     The endpoint fails at once, without waiting for O(timeout), when its process was
-    restarted O(max_restarts) times since the gate started, or is in a state it does
+    restarted (or is scheduled to be) O(max_restarts) times since the gate started, or is in a state it does
     not leave by itself (a C(failed) unit, an C(exited) container, a C(FATAL) program);
     its error names the last exit status or signal (C(status=1/FAILURE), C(signal=KILL)),
-    an out-of-memory kill with the memory limit (C(MemoryMax), the container's limit)
-    and the restart count.
+    an out-of-memory kill with the memory limit (C(MemoryMax), the container's limit;
+    on cgroup v1 hosts systemd cannot tell, and a C(signal=KILL) under a C(MemoryMax) is
+    named as a likely one) and the restart count.
 author:
   - Alicia platform engineers (@alicia-platform)
 options:
@@ -103,10 +104,13 @@ options:
         type: str
   max_restarts:
     description:
-      - Restarts since the gate started (systemd's C(NRestarts), docker's C(RestartCount))
-        after which an endpoint that is still not healthy fails at once.
-      - With systemd's C(RestartSec=5) of the service role, 2 fails a service that exits at
-        start about 11 s after it was started, where O(timeout) would wait in vain.
+      - Restarts since the gate started (the growth of systemd's C(NRestarts) or docker's
+        C(RestartCount)) after which an endpoint that is still not healthy fails at once.
+        A restart systemd has scheduled (the unit waits C(RestartSec) in C(auto-restart))
+        counts, as docker counts it.
+      - With C(RestartSec=5) (the service role's default), 2 fails a service that exits at
+        start about 6 s after it was started (its second exit), where O(timeout) would wait
+        in vain.
     type: int
     default: 2
   timeout:
@@ -276,7 +280,7 @@ results:
         oom: false
         memory_limit: 512M
         reads: 11
-        crash_loop: "unit alicia-stt_service.service keeps exiting, last exit status=1/FAILURE, 2 restarts since the gate started"
+        crash_loop: "unit alicia-stt_service.service keeps exiting, last exit status=1/FAILURE, 2 restarts since the gate started (the last one scheduled)"
 state_reads:
   description: Reads of the endpoints' units, containers and programs (one command per kind each).
   returned: always

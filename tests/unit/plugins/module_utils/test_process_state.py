@@ -82,7 +82,8 @@ def test_one_systemctl_show_for_every_unit_in_argument_order():
                           "ExecMainStatus,MemoryMax,LoadState", "a.service", "b.service", "gone.service"]]
     assert states[("unit", "a.service")] == {
         "kind": "unit", "name": "a.service", "restarts": 3, "active": "activating", "sub": "auto-restart",
-        "result": "exit-code", "exit": "status=1/FAILURE", "oom": False, "memory_limit": "512M"}
+        "restart_scheduled": True, "result": "exit-code", "exit": "status=1/FAILURE", "oom": False,
+        "memory_limit": "512M"}
     assert states[("unit", "b.service")]["memory_limit"] is None
     assert ("unit", "gone.service") not in states, "a unit systemd does not know gives no state"
 
@@ -141,22 +142,32 @@ A = ("unit", "a.service")
 def test_a_unit_restarted_max_restarts_times_since_the_first_read_crash_loops():
     watch = ps.CrashWatch(max_restarts=2)
     # Restarted 5 times before the gate: the baseline, not counted.
-    assert watch.observe(unit_state(restarts=5, active="activating", sub="auto-restart", result="exit-code",
-                                     code=1, status=1)) == {}
+    assert watch.observe(unit_state(restarts=5)) == {}
     assert watch.observe(unit_state(restarts=6)) == {}
     assert watch.track(A).restarts == 1
-    verdicts = watch.observe(unit_state(restarts=7, active="activating", sub="auto-restart", result="exit-code",
-                                        code=1, status=1))
+    verdicts = watch.observe(unit_state(restarts=7, active="activating", sub="start"))
+    assert verdicts == {A: "unit a.service keeps exiting, 2 restarts since the gate started"}
+    assert watch.observe(unit_state(restarts=9)) == verdicts, "a verdict stays"
+
+
+def test_a_restart_systemd_has_scheduled_counts_as_docker_counts_it():
+    """SubState auto-restart: exited, restarted after RestartSec (NRestarts grows only then)."""
+    watch = ps.CrashWatch(max_restarts=2)
+    exited = dict(active="activating", sub="auto-restart", result="exit-code", code=1, status=1)
+    assert watch.observe(unit_state(restarts=0, **exited)) == {}, "exited once, restart pending: 1"
+    assert watch.track(A).restarts == 1
+    assert watch.observe(unit_state(restarts=1, active="activating", sub="start")) == {}, "that restart made: still 1"
+    assert watch.track(A).restarts == 1
+    verdicts = watch.observe(unit_state(restarts=1, **exited))
     assert verdicts == {A: "unit a.service keeps exiting, last exit status=1/FAILURE, "
-                           "2 restarts since the gate started"}
-    assert watch.observe(unit_state(restarts=7)) == verdicts, "a verdict stays"
+                           "2 restarts since the gate started (the last one scheduled)"}
 
 
 def test_the_last_exit_is_kept_while_the_restarted_process_runs():
     watch = ps.CrashWatch(max_restarts=2)
-    watch.observe(unit_state(restarts=0, active="activating", sub="auto-restart", code=2, status=11))
+    watch.observe(unit_state(restarts=0, active="activating", sub="auto-restart", code=2, status=11, memory="infinity"))
     verdicts = watch.observe(unit_state(restarts=2, code=0, status=0))
-    assert verdicts[A] == "unit a.service keeps exiting, last exit signal=SEGV, 2 restarts since the gate started"
+    assert verdicts[A] == ("unit a.service keeps exiting, last exit signal=SEGV, 2 restarts since the gate started")
 
 
 def test_a_failed_unit_fails_at_the_first_read():
@@ -169,15 +180,25 @@ def test_a_failed_unit_fails_at_the_first_read():
 def test_an_out_of_memory_kill_names_memory_max():
     watch = ps.CrashWatch(max_restarts=1)
     watch.observe(unit_state(restarts=0, memory="67108864"))
-    verdicts = watch.observe(unit_state(restarts=1, active="activating", sub="auto-restart", result="oom-kill",
+    verdicts = watch.observe(unit_state(restarts=0, active="activating", sub="auto-restart", result="oom-kill",
                                         code=2, status=9, memory="67108864"))
     assert verdicts == {A: "unit a.service keeps exiting, killed by the out-of-memory killer at MemoryMax=64M, "
-                           "last exit signal=KILL, 1 restart since the gate started"}
+                           "last exit signal=KILL, 1 restart since the gate started (the last one scheduled)"}
+
+
+def test_a_sigkill_under_a_memory_max_is_named_as_a_likely_oom_kill():
+    """cgroup v1 hosts: systemd reports Result=signal for an OOM kill."""
+    watch = ps.CrashWatch(max_restarts=1)
+    verdicts = watch.observe(unit_state(restarts=0, active="activating", sub="auto-restart", result="signal",
+                                        code=2, status=9, memory="33554432"))
+    assert verdicts[A] == ("unit a.service keeps exiting, last exit signal=KILL (out of memory at MemoryMax=32M, "
+                           "unless someone sent it), 1 restart since the gate started (the last one scheduled)")
 
 
 def test_a_healthy_looking_unit_that_restarted_once_is_not_judged():
     watch = ps.CrashWatch(max_restarts=2)
-    for restarts in (0, 1, 1, 1, 1):
+    assert watch.observe(unit_state(restarts=0, active="activating", sub="auto-restart", code=1, status=1)) == {}
+    for restarts in (1, 1, 1, 1):
         assert watch.observe(unit_state(restarts=restarts)) == {}
     assert watch.track(A).restarts == 1
 

@@ -303,8 +303,9 @@ def crash_loop(restarts, code=1, status=1, result="exit-code", memory="infinity"
 
 
 def test_gate_fails_a_crash_looping_unit_after_max_restarts_not_the_timeout():
-    # systemd's RestartSec=5: the unit is restarted at t=5 and t=10 (fake clock);
-    # the endpoint answers "connection refused" throughout.
+    # systemd's RestartSec=5: the process exits at once, the unit waits in
+    # auto-restart and is restarted at t=5, 10, ... (fake clock); the endpoint
+    # answers "connection refused" throughout.
     clock = FakeClock(start=0.0)
     probe = FakeProbe(clock, {})
     script = []
@@ -318,20 +319,22 @@ def test_gate_fails_a_crash_looping_unit_after_max_restarts_not_the_timeout():
                           timeout=90, interval=1, clock=clock, sleep=clock.sleep, probe_fn=probe, run=run)
     result = summary["results"][0]
     assert summary["healthy"] is False and summary["unhealthy"] == ["stt_service"]
-    assert result["attempts"] == 11, "failed at the read that saw the second restart (t=10), not after 90 probes"
-    assert summary["state_reads"] == 11 and summary["elapsed"] == 10.0
+    assert result["attempts"] == 7, "failed at t=6: restarted at t=5, exited again, the second restart scheduled"
+    assert summary["state_reads"] == 7 and summary["elapsed"] == 6.0
     assert result["error"] == ("unit alicia-stt.service keeps exiting, last exit status=1/FAILURE, "
-                               "2 restarts since the gate started; last probe: connection refused")
-    assert result["process"] == {"kind": "unit", "name": "alicia-stt.service", "state": "start", "restarts": 2,
-                                 "exits": 0, "last_exit": "status=1/FAILURE", "oom": False, "memory_limit": None,
-                                 "reads": 11, "crash_loop": result["error"].split("; last probe")[0]}
+                               "2 restarts since the gate started (the last one scheduled); "
+                               "last probe: connection refused")
+    assert result["process"] == {"kind": "unit", "name": "alicia-stt.service", "state": "auto-restart",
+                                 "restarts": 2, "exits": 0, "last_exit": "status=1/FAILURE", "oom": False,
+                                 "memory_limit": None, "reads": 7,
+                                 "crash_loop": result["error"].split("; last probe")[0]}
     assert summary["msg"].splitlines()[1] == "  - stt_service on lab1 (http://127.0.0.1:8001/health): " + result["error"]
     assert all(call[:3] == ["systemctl", "show", "-p"] for call in run.calls)
 
 
 def test_gate_max_restarts_is_the_number_of_restarts_tolerated_minus_one():
     clock = FakeClock(start=0.0)
-    run = FakeSystemctl([{"a.service": crash_loop(n)} for n in range(10)])
+    run = FakeSystemctl([{"a.service": ("activating", "start", n, "success", 0, 0)} for n in range(10)])
     summary = health.gate([{"service": "a", "url": "http://127.0.0.1:1/health", "unit": "a.service"}],
                           timeout=90, interval=1, max_restarts=4, clock=clock, sleep=clock.sleep,
                           probe_fn=FakeProbe(clock, {}), run=run)
@@ -342,9 +345,10 @@ def test_gate_fails_an_oom_killed_unit_naming_memory_max_and_a_failed_unit_at_on
     clock = FakeClock(start=0.0)
     run = FakeSystemctl([
         {"a.service": ("activating", "start", 0, "success", 0, 0, "67108864"), "b.service": RUNNING},
-        {"a.service": crash_loop(1, code=2, status=9, result="oom-kill", memory="67108864"),
+        {"a.service": crash_loop(0, code=2, status=9, result="oom-kill", memory="67108864"),
          "b.service": ("failed", "failed", 0, "exit-code", 1, 203)},
-        {"a.service": crash_loop(2, code=2, status=9, result="oom-kill", memory="67108864")},
+        {"a.service": ("activating", "start", 1, "success", 0, 0, "67108864")},
+        {"a.service": crash_loop(1, code=2, status=9, result="oom-kill", memory="67108864")},
     ])
     summary = health.gate([{"service": "a", "url": "http://127.0.0.1:1/health", "unit": "a.service"},
                            {"service": "b", "url": "http://127.0.0.1:2/health", "unit": "b.service"}],
@@ -352,9 +356,9 @@ def test_gate_fails_an_oom_killed_unit_naming_memory_max_and_a_failed_unit_at_on
                           run=run)
     a, b = summary["results"]
     assert a["error"].startswith("unit a.service keeps exiting, killed by the out-of-memory killer at MemoryMax=64M, "
-                                 "last exit signal=KILL, 2 restarts since the gate started")
+                                 "last exit signal=KILL, 2 restarts since the gate started (the last one scheduled)")
     assert b["error"].startswith("unit b.service failed (exit-code), last exit status=203/EXEC")
-    assert summary["state_reads"] == 3
+    assert summary["state_reads"] == 4
     assert run.calls[-1][4:] == ["a.service"], "a unit judged is not read again"
 
 

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Benchmark: from the start of a crash-looping service to the failed health gate.
+
+A systemd unit shaped like the service role's (Restart=on-failure,
+RestartSec= the role's service_restart_sec, MemoryMax=) runs the reference
+service with ALICIA_FAULT_FAIL_AT_START=1 (it exits with status 1 at once,
+as a service with a Python traceback would), or a Python process that
+allocates past its MemoryMax (an out-of-memory kill). The script starts the
+unit and at once runs the health gate's gate() (module_utils/health.py, the
+logic of alicia.platform.health_gate) on the host against 127.0.0.1 with
+the unit named, with the module's defaults (timeout 90 s, interval 1 s,
+max_restarts 2), and prints the time from `systemctl start` to the failed
+gate with its target:
+
+    exit at start: failed gate 10.6 s after the start (target < 15 s), 2 restarts, 12 state reads, ...
+
+Where: a running lab host (`make lab-up`, label alicia.lab=1) when there is
+one, else a throwaway systemd container of the lab image (ALICIA_TEST_IMAGE,
+default alicia-test/debian:bookworm, as Molecule starts it), removed at the
+end. The unit is transient (/run/systemd/system) and removed afterwards.
+Figures only: nothing is asserted; exit 2 when Docker or the image is
+missing, 1 when a case could not run, 0 otherwise whatever the figures.
+An Ansible task adds its module start (~0.5 s) to these figures.
+
+    .venv/bin/python benchmarks/crashloop_gate_bench.py [--runs 1] [--case exit|oom|all]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = 15.0
+IMAGE = os.environ.get("ALICIA_TEST_IMAGE", "alicia-test/debian:bookworm")
+CONTAINER = "alicia-crashloop-bench"
+UNIT = "alicia-crashloop-bench.service"
+WORK = "/tmp/alicia-crashloop-bench"
+PORT = 18990
+
+CASES = {
+    "exit": {
+        "what": "exit at start (status 1)",
+        "exec": "/usr/bin/python3 %s/alicia_reference_service.py" % WORK,
+        "env": {"SERVICE_NAME": "crashloop_bench", "SERVICE_PORT": str(PORT), "SERVICE_VERSION": "1.0.0",
+                "ENVIRONMENT": "bench", "MQTT_BROKER": "127.0.0.1", "MQTT_PORT": "1883",
+                "MQTT_USERNAME": "crashloop_bench", "MQTT_PASSWORD": "unused",
+                "ALICIA_FAULT_FAIL_AT_START": "1"},
+        "memory": "512M",
+    },
+    "oom": {
+        "what": "memory-limit kill (MemoryMax=32M)",
+        "exec": "/usr/bin/python3 -c 'b = bytearray(256 << 20)'",
+        "env": {},
+        "memory": "32M",
+    },
+}
+
+# Runs on the host: start the unit, gate it, print the figures as JSON.
+PROBE = r'''
+import json, subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.alicia.platform.plugins.module_utils import health
+unit, port = sys.argv[2], int(sys.argv[3])
+def run(argv):
+    p = subprocess.run(argv, capture_output=True, text=True, env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    return p.returncode, p.stdout, p.stderr
+started = time.monotonic()
+subprocess.run(["systemctl", "start", "--no-block", unit], check=True)
+summary = health.gate([{"service": "crashloop_bench", "url": "http://127.0.0.1:%d/health" % port, "unit": unit}],
+                      timeout=90, interval=1, run=run)
+took = time.monotonic() - started
+r = summary["results"][0]
+print(json.dumps({"seconds": round(took, 2), "healthy": summary["healthy"], "state_reads": summary["state_reads"],
+                  "attempts": r["attempts"], "process": r["process"], "error": r["error"]}))
+'''
+
+
+def docker(*args, check=True, capture=True):
+    return subprocess.run(["docker"] + list(args), check=check, capture_output=capture, text=True)
+
+
+def lab_host():
+    proc = docker("ps", "--filter", "label=alicia.lab=1", "--filter", "status=running", "--format", "{{.Names}}",
+                  check=False)
+    names = sorted(proc.stdout.split()) if proc.returncode == 0 else []
+    return names[0] if names else None
+
+
+def start_container():
+    docker("rm", "-f", CONTAINER, check=False)
+    docker("run", "-d", "--name", CONTAINER, "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+           "--tmpfs", "/run", "--tmpfs", "/run/lock", "--cap-add", "SYS_ADMIN", IMAGE, "/lib/systemd/systemd")
+    for _ in range(60):
+        state = docker("exec", CONTAINER, "systemctl", "is-system-running", check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("systemd in %s did not come up" % CONTAINER)
+
+
+def restart_sec():
+    with open(os.path.join(ROOT, "roles", "service", "defaults", "main.yml")) as handle:
+        return int(yaml.safe_load(handle)["service_restart_sec"])
+
+
+def unit_text(case, delay):
+    lines = ["[Unit]", "Description=alicia crash-loop gate benchmark (%s)" % case["what"],
+             "StartLimitIntervalSec=0", "", "[Service]", "Type=simple", "ExecStart=%s" % case["exec"],
+             "Restart=on-failure", "RestartSec=%d" % delay, "MemoryMax=%s" % case["memory"], "MemorySwapMax=0"]
+    lines += ["Environment=%s=%s" % item for item in sorted(case["env"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def copy_code(host):
+    """The module_utils the gate needs, as a collection tree, and the reference service."""
+    docker("exec", host, "mkdir", "-p", WORK + "/ac/ansible_collections/alicia/platform/plugins/module_utils")
+    for name in ("health.py", "_process_state.py"):
+        docker("cp", os.path.join(ROOT, "plugins", "module_utils", name),
+               "%s:%s/ac/ansible_collections/alicia/platform/plugins/module_utils/%s" % (host, WORK, name))
+    docker("cp", os.path.join(ROOT, "roles", "service", "files", "alicia_reference_service.py"),
+           "%s:%s/alicia_reference_service.py" % (host, WORK))
+    subprocess.run(["docker", "exec", "-i", host, "sh", "-c", "cat > %s/probe.py" % WORK], input=PROBE,
+                   text=True, check=True)
+
+
+def run_case(host, name, delay):
+    case = CASES[name]
+    proc = subprocess.run(["docker", "exec", "-i", host, "sh", "-c",
+                           "cat > /run/systemd/system/%s && systemctl daemon-reload" % UNIT],
+                          input=unit_text(case, delay), text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError("cannot install the unit: %s" % proc.stderr.strip())
+    try:
+        out = docker("exec", host, "python3", WORK + "/probe.py", WORK + "/ac", UNIT, str(PORT), check=False)
+        if out.returncode != 0:
+            raise RuntimeError("the gate run failed: %s" % (out.stderr.strip() or out.stdout.strip()))
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        docker("exec", host, "sh", "-c", "systemctl stop %s; systemctl reset-failed %s; rm -f /run/systemd/system/%s;"
+               " systemctl daemon-reload" % (UNIT, UNIT, UNIT), check=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--case", choices=sorted(CASES) + ["all"], default="all")
+    args = parser.parse_args()
+    if not shutil.which("docker") or docker("info", check=False).returncode != 0:
+        print("docker does not answer: this benchmark needs a systemd host (a lab host or the lab image)")
+        return 2
+    host = lab_host()
+    throwaway = host is None
+    if throwaway:
+        if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+            print("no running lab host and no image %s: `make lab-up` or `make image` first" % IMAGE)
+            return 2
+        start_container()
+        host = CONTAINER
+    delay = restart_sec()
+    print("host: %s (%s); RestartSec=%d (service_restart_sec), gate: timeout 90 s, interval 1 s, max_restarts 2"
+          % (host, "throwaway container of %s" % IMAGE if throwaway else "lab host", delay))
+    status = 0
+    try:
+        copy_code(host)
+        for name in (sorted(CASES) if args.case == "all" else [args.case]):
+            for run in range(args.runs):
+                try:
+                    got = run_case(host, name, delay)
+                except RuntimeError as exc:
+                    print("%s, run %d: %s" % (CASES[name]["what"], run + 1, exc))
+                    status = 1
+                    continue
+                process = got["process"] or {}
+                print("%s: failed gate %.1f s after the start (target < %.0f s), %s restarts, %d state reads, "
+                      "%d probes; %s" % (CASES[name]["what"], got["seconds"], TARGET, process.get("restarts"),
+                                         got["state_reads"], got["attempts"], got["error"]))
+    finally:
+        if throwaway:
+            docker("rm", "-f", CONTAINER, check=False)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
