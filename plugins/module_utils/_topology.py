@@ -221,6 +221,7 @@ def model(catalogue, groups, hostvars=None, broker=None, address_var="alicia_add
             "address": _address(host, hostvars, address_var),
             "groups": groups_of_host,
             "placement_groups": sorted(set(e.get("group") for e in entries)),
+            "service_runtime": runtime,
             "broker": host in broker_hosts,
             "services": services,
             "balancer": [{"name": item["name"], "port": item["port"], "bind": item["bind"],
@@ -265,6 +266,7 @@ PAD = 10
 GAP = 40
 MARGIN = 20
 COLUMNS = 3
+LEGEND_WRAP = 110
 WRAP = 52  # characters of a wrapped line in a host box (groups, HAProxy servers)
 BUS_GUTTER = 90  # between the broker column and the MQTT bus (room for its label)
 # Colours of the firewall's sources (the tag after each port), and the rest.
@@ -314,6 +316,8 @@ def _host_lines(host):
         for text in _wrap(names, WRAP - len(label)):
             lines.append(("muted", label + text, None))
             label = " " * len(label)
+    if host.get("service_runtime"):
+        lines.append(("muted", "runtime of every service: %s" % host["service_runtime"], None))
     rules = dict((rule["service"], rule) for rule in host["firewall"]["rules"] if rule["allow_from"] != "docker")
     if host["services"]:
         lines.append(("rule", None, None))
@@ -327,7 +331,7 @@ def _host_lines(host):
         if service["instances"]:
             name += " x%d" % len(service["instances"])
         lines.append(("service", (name, _port(service["port"]), tag), key))
-        if service["runtime"] not in (None, "systemd"):
+        if service["runtime"] not in (None, "systemd", host.get("service_runtime")):
             lines.append(("detail", "  runtime %s" % service["runtime"], None))
         if service["listen_port"] not in (None, service["port"]):
             lines.append(("detail", "  listens on %s" % service["listen_port"], None))
@@ -402,11 +406,19 @@ def _legend(topology):
                                    ("clients", "network_hardening_client_networks", "client_networks")):
         networks = _uniform(hosts, field)
         if networks is None and managed:
-            text = "%s: %s, per host: %s" % (label, variable, "; ".join(
-                "%s %s" % (h["name"], ", ".join(h["firewall"][field]) or "none") for h in managed))
+            lines.append((label, "%s: %s, per host:" % (label, variable)))
+            values = []
+            for host in managed:
+                value = ", ".join(host["firewall"][field]) or "none set"
+                if value not in values:
+                    values.append(value)
+            for value in values:
+                names = [h["name"] for h in managed if (", ".join(h["firewall"][field]) or "none set") == value]
+                for index, text in enumerate(_wrap(names, LEGEND_WRAP)):
+                    lines.append(("indent", ("%s on " % value if not index else "    ") + text))
         else:
-            text = "%s: %s (%s)" % (label, ", ".join(networks or []) or "none set: closed to other hosts", variable)
-        lines.append((label, text))
+            lines.append((label, "%s: %s (%s)" % (label, ", ".join(networks or []) or
+                                                   "none set: closed to other hosts", variable)))
     extra = [("any", "any: every source"), ("cidrs", "cidrs: the entry's own firewall.allow_from list"),
              ("closed", "(none set): the variable is empty, the port is closed to other hosts"),
              ("off", "not filtered: the host's firewall is not managed by network_hardening")]
@@ -556,10 +568,13 @@ def svg(topology, columns=COLUMNS):
             out.append('<path d="M %g %g L %g %g" stroke="%s" stroke-width="2" marker-end="url(#arrow)"/>'
                        % (MARGIN, base - 4, MARGIN + 24, base - 4, MQTT_COLOUR))
             out.append(_text(MARGIN + 30, base, text))
-        elif key:
+        elif key in SOURCE_COLOURS:
             out.append('<rect x="%g" y="%g" width="22" height="%d" rx="3" fill="%s"/>'
                        % (MARGIN, y + 2, LINE - 3, SOURCE_COLOURS[key]))
             out.append(_text(MARGIN + 30, base, text))
+        elif key == "indent":
+            indent = (len(text) - len(text.lstrip(" "))) * CHAR_WIDTH
+            out.append(_text(MARGIN + 30 + indent, base, text.lstrip(" ")))
         else:
             out.append(_text(MARGIN, base, text, weight="bold"))
         y += LINE
