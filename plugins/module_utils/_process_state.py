@@ -229,6 +229,7 @@ class _Track:
         self.scheduled = False   # a restart is scheduled (systemd: auto-restart)
         self.restarts = 0        # restarts since the first read
         self.exits = 0           # supervisor: times seen exiting (BACKOFF/EXITED after another state)
+        self.backoff_reads = 0   # supervisor: reads that saw BACKOFF
         self.previous = None     # the last state's `sub`
         self.last_exit = None    # the last non-null exit text seen
         self.oom = False
@@ -274,6 +275,8 @@ def describe(kind, name, state, track, reason):
     if kind == "program":
         if track.exits:
             parts.append("seen exiting %d time%s" % (track.exits, "" if track.exits == 1 else "s"))
+        if track.backoff_reads > 1:
+            parts.append("in BACKOFF at %d state reads" % track.backoff_reads)
     else:
         parts.append("%d restart%s since the gate started%s" % (
             track.restarts, "" if track.restarts == 1 else "s", " (the last one scheduled)" if track.scheduled else ""))
@@ -334,7 +337,12 @@ class CrashWatch:
                 return "FATAL (%s)" % (state.get("result") or "gave up")
             if active in ("BACKOFF", "EXITED") and (first or previous != sub):
                 track.exits += 1
-            if track.exits >= self.max_restarts:
+            if active == "BACKOFF":
+                track.backoff_reads += 1
+            # supervisor waits 1, 2, 3 ... s before each retry: a program seen in BACKOFF
+            # at max_restarts + 1 reads (a second or more apart) has exited at least
+            # twice, even when the reads missed its short STARTING in between.
+            if track.exits >= self.max_restarts or track.backoff_reads > self.max_restarts:
                 return "keeps exiting (%s: %s)" % (active, state.get("result") or "")
             return None
         if track.restarts >= self.max_restarts:

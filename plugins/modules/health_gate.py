@@ -100,7 +100,9 @@ options:
           - The supervisord program that runs this endpoint's service, read with
             C(supervisorctl status) while the endpoint is not healthy. supervisor counts no
             restarts, so the gate counts the reads that see the program newly C(BACKOFF) or
-            C(EXITED); C(FATAL) fails at once.
+            C(EXITED), and also fails a program seen in C(BACKOFF) at more than O(max_restarts)
+            reads (its retries wait 1, 2, 3... s, so that many reads span two exits or more);
+            C(FATAL) fails at once.
         type: str
   max_restarts:
     description:

@@ -239,11 +239,20 @@ def test_a_program_fatal_fails_and_backoff_counts_exits():
                                             "(Exited too quickly (process log may have details))"}
     watch = ps.CrashWatch(max_restarts=2)
     assert watch.observe(program_states("BACKOFF", "Exited too quickly")) == {}
-    assert watch.observe(program_states("BACKOFF", "Exited too quickly")) == {}, "the same backoff, read again"
     assert watch.observe(program_states("STARTING")) == {}
     verdicts = watch.observe(program_states("BACKOFF", "Exited too quickly"))
     assert verdicts == {("program", "alicia"): "supervisor program alicia keeps exiting (BACKOFF: Exited too "
-                                               "quickly), seen exiting 2 times"}
+                                               "quickly), seen exiting 2 times, in BACKOFF at 2 state reads"}
+
+
+def test_a_program_in_backoff_at_more_reads_than_max_restarts_keeps_exiting():
+    """Reads that missed the short STARTING between two backoffs (1 s, then 2 s, ...)."""
+    watch = ps.CrashWatch(max_restarts=2)
+    assert watch.observe(program_states("BACKOFF", "Exited too quickly")) == {}
+    assert watch.observe(program_states("BACKOFF", "Exited too quickly")) == {}
+    verdicts = watch.observe(program_states("BACKOFF", "Exited too quickly"))
+    assert verdicts == {("program", "alicia"): "supervisor program alicia keeps exiting (BACKOFF: Exited too "
+                                               "quickly), seen exiting 1 time, in BACKOFF at 3 state reads"}
 
 
 def test_a_running_program_is_never_judged():
