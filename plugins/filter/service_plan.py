@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the service role's derived state (roles/service/vars/main.yml):
+the plan of a host, its files batch, the follow-ups of what the modules
+reported, the platform plan's work, the restart report and the logs of a
+failed gate. The logic lives in plugins/module_utils/_service_plan.py and
+_service_layout.py; these are thin wrappers. Each filter is documented in
+its own sidecar file plugins/filter/<filter name>.yml."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import native
+
+# ansible-core finds one filter of a collection by importing every file of
+# its plugins/filter, in every worker process (a fresh fork per task): the
+# logic (plugins/module_utils) is imported when a filter is called, not with
+# this file, so a task pays only for the logic it uses.
+
+
+def _plan():
+    from ansible_collections.alicia.platform.plugins.module_utils import _service_plan
+    return _service_plan
+
+
+def _wrap(name, *args, **kwargs):
+    module = _plan()
+    try:
+        return getattr(module, name)(*args, **kwargs)
+    except (module.ServicePlanError, module.CatalogueError) as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def service_plan(catalogue, names, group_names, host, groups=None, settings=None):
+    return _wrap("plan", native(catalogue), native(names), native(group_names), native(host),
+                 groups=native(groups), settings=native(settings))
+
+
+def service_files(plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broker=None, hostvars=None,
+                  groups=None):
+    return _wrap("files", native(plan), native(catalogue), secrets=native(secrets), mqtt_broker=native(mqtt_broker),
+                 docker_mqtt_broker=native(docker_mqtt_broker), hostvars=hostvars, groups=native(groups))
+
+
+def service_followups(plan, files=None, venvs=None):
+    return _wrap("followups", native(plan), native(files), native(venvs))
+
+
+def service_plan_work(plan, files=None, containers=None, venvs=None, supervisor=None, manual=None):
+    return _wrap("plan_work", native(plan), files=native(files), containers=native(containers), venvs=native(venvs),
+                 supervisor=native(supervisor), manual=native(manual))
+
+
+def service_restart_report(plan, units=None, supervisor=None, manual=None, gate=None):
+    return _wrap("restart_report", native(plan), units=native(units), supervisor=native(supervisor),
+                 manual=native(manual), gate=native(gate))
+
+
+def service_unhealthy_logs(plan, unhealthy=None, containers=None):
+    return _wrap("unhealthy_logs", native(plan), native(unhealthy), native(containers))
+
+
+def service_remote_endpoints(plan, catalogue, hostvars=None, groups=None):
+    return _wrap("remote_endpoints", native(plan), native(catalogue), hostvars=hostvars, groups=native(groups))
+
+
+class FilterModule(object):
+    """The service role's derived state."""
+
+    def filters(self):
+        return {
+            "service_plan": service_plan,
+            "service_files": service_files,
+            "service_followups": service_followups,
+            "service_plan_work": service_plan_work,
+            "service_restart_report": service_restart_report,
+            "service_unhealthy_logs": service_unhealthy_logs,
+            "service_remote_endpoints": service_remote_endpoints,
+        }

@@ -1,0 +1,299 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service role's plan (module_utils/_service_plan.py, _service_layout.py):
+the desired state of every runtime x artifact, table-driven, and the
+follow-ups of what the modules report, read from structured results."""
+
+import os
+
+import pytest
+
+from ansible_collections.alicia.platform.plugins.module_utils import _service_layout as layout
+from ansible_collections.alicia.platform.plugins.module_utils import _service_plan as sp
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_validate import SERVICE_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._files import check_args
+
+HOST = "h1"
+GROUPS = {"alicia_core": [HOST], "alicia_voice": [HOST], "alicia_broker": ["b1"]}
+GROUP_NAMES = ["alicia", "alicia_core", "alicia_voice"]
+HOSTVARS = {"b1": {"alicia_address": "10.0.0.1"}, HOST: {"alicia_address": "10.0.0.2"}}
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A python_app directory with its requirements, and a wheelhouse."""
+    def _app(name="app", requirements="dep==1.0\n", wheelhouse=None):
+        src = tmp_path / name
+        src.mkdir(exist_ok=True)
+        (src / "requirements.txt").write_text(requirements)
+        artifact = {"type": "python_app", "src": str(src), "entry": "main.py"}
+        if wheelhouse:
+            (tmp_path / wheelhouse).mkdir(exist_ok=True)
+            artifact["wheelhouse"] = str(tmp_path / wheelhouse)
+        return artifact
+    return _app
+
+
+def secrets(catalogue):
+    return dict((name, {"MQTT_PASSWORD": "pw", "JWT_SECRET": "j"}) for name in catalogue)
+
+
+def build(resolve, overrides, names, settings=None, group_names=GROUP_NAMES):
+    catalogue = resolve(overrides)
+    plan = sp.plan(catalogue, names, group_names, HOST, groups=GROUPS, settings=settings)
+    files = sp.files(plan, catalogue, secrets=secrets(catalogue), mqtt_broker="10.0.0.1", hostvars=HOSTVARS,
+                     groups=GROUPS)
+    return catalogue, plan, files
+
+
+def paths(files, key=None):
+    return [f["path"] for f in files if key is None or f.get("key") == key]
+
+
+# ---- one list of runtimes ----------------------------------------------------------
+
+def test_one_strategy_per_runtime_of_the_one_runtime_list():
+    assert sorted(sp.RUNTIMES) == sorted(layout.RUNTIMES) == sorted(DEFAULT_RUNTIMES) == sorted(SERVICE_RUNTIMES)
+    assert "docker" not in layout.HOST_RUNTIMES and set(layout.HOST_RUNTIMES) < set(layout.RUNTIMES)
+
+
+# ---- desired state, runtime x artifact ---------------------------------------------
+
+REL = "/opt/alicia/stt_service/releases/1.0.0"
+# runtime, artifact (None: the reference; "app": a python_app), the files of the
+# service keyed by its name (beyond data directory and environment file), the
+# runner the gate reads, and where the service appears in the plan.
+CASES = [
+    ("systemd", None, ["/opt/alicia/stt_service", REL, REL + "/alicia_reference_service.py",
+                       "/opt/alicia/stt_service/current", "/etc/systemd/system/alicia-stt_service.service"],
+     {"unit": "alicia-stt_service.service"}, "wanted_units"),
+    ("systemd", {"type": "command", "command": "/bin/true x"}, ["/etc/systemd/system/alicia-stt_service.service"],
+     {"unit": "alicia-stt_service.service"}, "wanted_units"),
+    ("systemd", "app", ["/opt/alicia/stt_service", "/opt/alicia/stt_service/releases", REL,
+                        "/opt/alicia/stt_service/current", "/etc/systemd/system/alicia-stt_service.service"],
+     {"unit": "alicia-stt_service.service"}, "venvs"),
+    ("docker", None, ["/opt/alicia/stt_service", "/opt/alicia/stt_service/image",
+                      "/opt/alicia/stt_service/image/alicia_reference_service.py",
+                      "/opt/alicia/stt_service/image/Dockerfile"], {"container": "alicia_stt_service"}, "containers"),
+    ("docker", {"type": "command", "command": "/bin/true x"},
+     ["/opt/alicia/stt_service", "/opt/alicia/stt_service/image",
+      "/opt/alicia/stt_service/image/alicia_reference_service.py", "/opt/alicia/stt_service/image/Dockerfile"],
+     {"container": "alicia_stt_service"}, "containers"),
+    ("docker", {"type": "container", "image": "busybox:1"}, ["/opt/alicia/stt_service"],
+     {"container": "alicia_stt_service"}, "containers"),
+    ("supervisor", None, ["/opt/alicia/stt_service", REL, REL + "/alicia_reference_service.py",
+                          "/opt/alicia/stt_service/current"], {"program": "alicia-stt_service"}, "programs"),
+    ("supervisor", {"type": "command", "command": "/bin/true x"}, [], {"program": "alicia-stt_service"}, "programs"),
+    ("manual", None, ["/opt/alicia/stt_service", REL, REL + "/alicia_reference_service.py",
+                      "/opt/alicia/stt_service/current", "/etc/alicia/manual/stt_service.json"], {}, "manual"),
+    ("manual", {"type": "command", "command": "/bin/true x"}, ["/etc/alicia/manual/stt_service.json"], {}, "manual"),
+]
+
+
+@pytest.mark.parametrize("runtime, artifact, own, runner, where", CASES,
+                         ids=["%s-%s" % (c[0], (c[1] or {"type": "reference"})["type"] if c[1] != "app" else "python_app")
+                              for c in CASES])
+def test_desired_state_of_each_runtime_and_artifact(resolve, app, runtime, artifact, own, runner, where):
+    entry = {"runtime": runtime}
+    if artifact:
+        entry["artifact"] = app() if artifact == "app" else artifact
+    _, plan, files = build(resolve, {"stt_service": entry}, ["stt_service"])
+    keyed = paths(files, "stt_service")
+    for path in own:
+        assert path in keyed, (path, keyed)
+    # Every runtime: the data directory and the environment file (a secret, 0640).
+    assert "/var/lib/alicia/stt_service" in keyed
+    (env,) = [f for f in files if f["path"] == "/etc/alicia/stt_service.env"]
+    assert env["secret"] is True and env["mode"] == "0640" and env["vars"]["env"]["MQTT_BROKER"] == "10.0.0.1"
+    # The batch passes the files module's own checks (no duplicate path).
+    assert check_args(files) == []
+    # The one endpoint names what runs it; the plan lists the service where its runtime wants it.
+    (endpoint,) = plan["endpoints"]
+    assert endpoint["url"] == "http://127.0.0.1:8001/health" and endpoint["expect_status"] == [200]
+    assert dict((k, endpoint[k]) for k in ("unit", "container", "program") if k in endpoint) == runner
+    assert plan[where], where
+    assert plan["by_runtime"][runtime] == ["stt_service"]
+    # Every other runtime's leftovers are removed, keyed apart.
+    others = dict((k, v) for k, v in sp.all_keys(plan).items() if v["service"] == "stt_service")
+    assert others["stt_service"]["kind"] == "service"
+    if runtime != "systemd":
+        assert others["stt_service:unit"]["followup"] == "units_absent"
+        assert "/etc/systemd/system/alicia-stt_service.service" in paths(files, "stt_service:unit")
+    if runtime != "supervisor":
+        assert others["stt_service:program"]["followup"] == "programs_absent"
+    if runtime != "manual":
+        assert others["stt_service:manual"]["followup"] == "manual_absent"
+
+
+def test_the_release_layout_is_one_definition(resolve, app):
+    """reference under systemd, supervisor and manual: the same release files."""
+    layouts = []
+    for runtime in ("systemd", "supervisor", "manual"):
+        _, _, files = build(resolve, {"stt_service": {"runtime": runtime}}, ["stt_service"])
+        layouts.append([f for f in files if f["path"].startswith("/opt/alicia/stt_service")
+                        and f["key"] == "stt_service"])
+    assert layouts[0] == layouts[1] == layouts[2]
+    assert layouts[0][-1] == {"path": "/opt/alicia/stt_service/current", "state": "link", "target": "releases/1.0.0",
+                              "key": "stt_service"}
+
+
+def test_a_multi_instance_service_has_a_target_instance_units_and_endpoints(resolve):
+    overrides = {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}
+    _, plan, files = build(resolve, overrides, ["tts_service"])
+    assert plan["multi"] == ["tts_service"]
+    assert plan["instance_units"] == ["alicia-tts_service-1.service", "alicia-tts_service-2.service"]
+    assert [u["name"] for u in plan["wanted_units"]] == ["alicia-tts_service.target"] + plan["instance_units"]
+    assert [(e["service"], e["url"], e["unit"]) for e in plan["endpoints"]] == [
+        ("tts_service-1", "http://127.0.0.1:9201/health", "alicia-tts_service-1.service"),
+        ("tts_service-2", "http://127.0.0.1:9202/health", "alicia-tts_service-2.service"),
+        ("tts_service", "http://127.0.0.1:8003/health", "haproxy.service")]
+    assert "/etc/systemd/system/alicia-tts_service.service" in paths(files, "tts_service:single")
+    assert plan["balancer_units"] == [{"name": "haproxy.service", "enabled": True, "state": "started"}]
+    one = sp.plan(resolve(overrides), ["tts_service"], GROUP_NAMES, HOST, GROUPS, {"instance": "tts_service-2"})
+    assert one["restart_units"] == ["alicia-tts_service-2.service"]
+    assert [e["service"] for e in one["endpoints"]] == ["tts_service-2", "tts_service"]
+
+
+def test_a_forced_host_runtime_runs_every_service(resolve):
+    _, plan, _ = build(resolve, {}, ["stt_service", "ai_service"], settings={"runtime": "manual"})
+    assert plan["manual"] == ["stt_service", "ai_service"] and plan["wanted_units"] == []
+
+
+def test_an_unknown_service_or_runtime_is_refused_naming_it(resolve):
+    with pytest.raises(sp.ServicePlanError, match="unknown service 'nope'"):
+        sp.plan(resolve(), ["nope"], GROUP_NAMES, HOST)
+    with pytest.raises(sp.ServicePlanError, match="service 'stt_service' field 'runtime'"):
+        sp.plan(resolve({"stt_service": {"runtime": "lxc"}}), ["stt_service"], GROUP_NAMES, HOST)
+
+
+# ---- wheelhouses (issue 15: a duplicate path crashed the plan) -------------------------
+
+def test_three_python_apps_with_two_wheelhouses_plan_each_path_once(resolve, app):
+    """Shared wheelhouse and requirements, shared wheelhouse with other
+    requirements, and a wheelhouse of its own: before the fix the batch held
+    <install>/wheelhouse once per wheelhouse and the files module refused it."""
+    overrides = {
+        "stt_service": {"artifact": app("a", "dep==1.0\n", "wh1")},
+        "ai_service": {"artifact": app("a", "dep==1.0\n", "wh1")},
+        "tts_service": {"artifact": app("b", "dep==2.0\n", "wh1")},
+        "voice_router": {"artifact": app("c", "dep==3.0\n", "wh2")},
+    }
+    _, plan, files = build(resolve, overrides, ["stt_service", "ai_service", "tts_service", "voice_router"])
+    assert check_args(files) == []
+    assert len(paths(files)) == len(set(paths(files)))
+    assert paths(files).count("/opt/alicia/wheelhouse") == 1
+    trees = [f for f in files if f["path"].startswith("/opt/alicia/wheelhouse/")]
+    assert len(trees) == 3 and len(plan["venvs"]) == 3
+    assert plan["venv_of"]["stt_service"] == plan["venv_of"]["ai_service"] != plan["venv_of"]["voice_router"]
+    assert sorted(os.path.basename(t["src"]) for t in trees) == ["wh1", "wh1", "wh2"]
+    assert sp.all_keys(plan)[trees[0]["key"]]["services"] == ["stt_service", "ai_service"]
+
+
+def test_a_path_wanted_twice_differently_is_refused():
+    with pytest.raises(sp.ServicePlanError, match="/x is wanted twice"):
+        sp._dedupe([{"path": "/x", "state": "directory"}, {"path": "/x", "state": "absent"}])
+
+
+# ---- follow-ups, read from the keys table ------------------------------------------------
+
+# runtime, the changed keys, the follow-ups expected (the others empty).
+FOLLOWUP_CASES = [
+    ("systemd", ["stt_service"], {"units_restart": ["alicia-stt_service.service"]}),
+    ("systemd", ["stt_service:container", "stt_service:program", "stt_service:manual"],
+     {"containers_absent": ["alicia_stt_service"], "programs_absent": ["alicia-stt_service"],
+      "manual_absent": ["stt_service"]}),
+    ("docker", ["stt_service", "stt_service:unit"],
+     {"containers_restart": ["alicia_stt_service"], "units_absent": ["alicia-stt_service.service"]}),
+    ("supervisor", ["stt_service", "stt_service:program"],
+     {"programs_restart": ["alicia-stt_service"], "programs_updated": ["alicia-stt_service"]}),
+    ("supervisor", ["stt_service:unit", "stt_service:manual"],
+     {"units_absent": ["alicia-stt_service.service"], "manual_absent": ["stt_service"]}),
+    ("manual", ["stt_service", "alicia-servicectl"], {"manual_restart": ["stt_service"]}),
+    ("manual", ["stt_service:unit", "stt_service:program"],
+     {"units_absent": ["alicia-stt_service.service"], "programs_absent": ["alicia-stt_service"]}),
+    ("docker", ["unrelated", "ai_service"], {}),
+]
+
+
+@pytest.mark.parametrize("runtime, changed, expected", FOLLOWUP_CASES)
+def test_followups_of_each_runtime(resolve, runtime, changed, expected):
+    _, plan, _ = build(resolve, {"stt_service": {"runtime": runtime}}, ["stt_service"])
+    got = sp.followups(plan, {"changed_keys": changed}, {})
+    assert got == dict((name, expected.get(name, [])) for name in sp.FOLLOWUPS)
+
+
+def test_a_rebuilt_virtualenv_restarts_exactly_its_services(resolve, app):
+    overrides = {"stt_service": {"artifact": app("a")}, "ai_service": {"artifact": app("b", "other\n")}}
+    _, plan, _ = build(resolve, overrides, ["stt_service", "ai_service"])
+    got = sp.followups(plan, {"changed_keys": []}, {"changed_paths": [plan["venv_of"]["ai_service"]]})
+    assert got["units_restart"] == ["alicia-ai_service.service"]
+    assert sp.followups(plan, None, None)["units_restart"] == []
+
+
+def test_a_multi_instance_service_stops_its_single_unit(resolve):
+    _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
+    got = sp.followups(plan, {"changed_keys": ["tts_service", "tts_service:single"]})
+    assert got["units_restart"] == ["alicia-tts_service.target"]
+    assert got["units_absent"] == ["alicia-tts_service.service"]
+
+
+# ---- the platform plan's work -------------------------------------------------------------
+
+WORK_CASES = [
+    ("systemd", {"files": {"changed_keys": ["stt_service"]}}, ["stt_service"]),
+    ("systemd", {"files": {"changed_keys": ["stt_service:program"]}}, []),
+    ("systemd", {"files": {"units": {"alicia-stt_service.service": {"active": False, "enabled": True}}}},
+     ["stt_service"]),
+    ("systemd", {"files": {"units": {"alicia-stt_service.service": {"active": True, "enabled": True}}}}, []),
+    ("docker", {"containers": {"containers": {"alicia_stt_service": {"actions": ["recreate"]}}}}, ["stt_service"]),
+    ("docker", {"containers": {"containers": {"alicia_stt_service": {"actions": []}}}}, []),
+    ("supervisor", {"supervisor": {"actions": {"alicia-stt_service": ["start"]}}}, ["stt_service"]),
+    ("manual", {"manual": {"actions": {"stt_service": ["start"]}}}, ["stt_service"]),
+    ("manual", {}, []),
+]
+
+
+@pytest.mark.parametrize("runtime, results, services", WORK_CASES)
+def test_plan_work_of_each_runtime(resolve, runtime, results, services):
+    _, plan, _ = build(resolve, {"stt_service": {"runtime": runtime}}, ["stt_service", "ai_service"])
+    got = sp.plan_work(plan, **results)
+    assert got == {"services": services, "phases": ["voice"] if services else []}
+
+
+def test_plan_work_of_a_stale_virtualenv_or_a_changed_wheelhouse(resolve, app):
+    overrides = {"stt_service": {"artifact": app("a", wheelhouse="wh")}, "ai_service": {"artifact": app("b", "x\n")}}
+    _, plan, files = build(resolve, overrides, ["stt_service", "ai_service"])
+    (tree,) = [f for f in files if f["path"].startswith("/opt/alicia/wheelhouse/")]
+    assert sp.plan_work(plan, files={"changed_keys": [tree["key"]]})["services"] == ["stt_service"]
+    stale = {"changed_paths": [plan["venv_of"]["ai_service"]]}
+    assert sp.plan_work(plan, venvs=stale)["services"] == ["ai_service"]
+
+
+# ---- reports ---------------------------------------------------------------------------------
+
+def test_restart_report_and_unhealthy_logs(resolve):
+    overrides = {"ai_service": {"runtime": "supervisor"}, "tts_service": {"runtime": "docker"}}
+    _, plan, _ = build(resolve, overrides, ["stt_service", "ai_service", "tts_service"])
+    lines = sp.restart_report(
+        plan, units={"units": {"alicia-stt_service.service": {"actions": ["restart"], "after": {"main_pid": 42}}}},
+        supervisor={"actions": {"alicia-ai_service": ["start"]}, "programs": {"alicia-ai_service": {"pid": 7}}},
+        gate={"results": [{"service": "stt_service", "healthy": True, "status": 200, "latency": 0.0123}]})
+    assert lines == ["stt_service on h1: restart, pid 42, healthy (HTTP 200 in 12.3 ms)",
+                     "ai_service on h1: start, pid 7, not gated (HTTP - in 0 ms)",
+                     "tts_service on h1: unchanged, pid ?, not gated (HTTP - in 0 ms)"]
+    containers = {"containers": {"alicia_tts_service": {"after": {"log_path": "/docker/tts.log"}}}}
+    assert sp.unhealthy_logs(plan, ["tts_service", "ai_service"], containers) == [
+        "/var/log/alicia/ai_service.log", "/docker/tts.log"]
+    assert sp.unhealthy_logs(plan, [], {}) == ["/var/log/alicia/stt_service.log", "/var/log/alicia/ai_service.log"]
+
+
+def test_remote_dependencies_are_gated_from_this_host(resolve):
+    catalogue = resolve({"voice_router": {"group": "alicia_router"}})
+    groups = dict(GROUPS, alicia_router=["r1"])
+    plan = sp.plan(catalogue, ["voice_router"], ["alicia_router"], "r1", groups=groups)
+    assert plan["remote_deps"] == ["stt_service", "ai_service", "tts_service"]
+    endpoints = sp.remote_endpoints(plan, catalogue, hostvars=HOSTVARS, groups=groups)
+    assert [e["url"] for e in endpoints] == ["http://10.0.0.2:8001/health", "http://10.0.0.2:8002/health",
+                                             "http://10.0.0.2:8003/health"]
