@@ -367,3 +367,58 @@ def test_a_run_limited_to_one_application_host_touches_only_it():
     assert recap.get(APP2) == (0, 0, 0), recap
     assert not set(recap) & {APP1, BROKER, OUTSIDER}, recap
     assert "PLAY [Phase 4 | devices]" in out and "skipping: no hosts matched" in out
+
+
+# ---- phase by phase, each gated, across hosts (changes the platform and puts it back) ----
+
+STOP_TASK = "Phase 4 | devices | stop here when an earlier phase failed on any host"
+DEVICES_TASK = "Phase 4 | devices | the phase's services on this host, gated"
+
+
+def phase_fault_overrides():
+    """The scenario's overrides (two TTS instances) plus: stt_service (voice, app1)
+    answers unhealthy, and device_manager (devices, app2) gets a new environment
+    variable, so a devices phase that runs on app2 changes and restarts it."""
+    with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "catalogue_overrides.yml")) as handle:
+        overrides = yaml.safe_load(handle)
+    overrides["stt_service"] = {"env": {"ALICIA_FAULT_UNHEALTHY": "1"}}
+    overrides["device_manager"] = {"env": {"MULTIHOST_PHASE_TEST": "1"}}
+    return {"catalogue_overrides": overrides, "service_gate_timeout": 8}
+
+
+def phase_test_env(app2):
+    return app2.run("grep -c MULTIHOST_PHASE_TEST /etc/alicia/device_manager.env").stdout.strip()
+
+
+def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_every_host(app1, app2):
+    """The voice phase (app1) fails its gate: the devices phase (app2) does not
+    start, and the run names the host, the phase and the failure. With
+    alicia_partial_rollout the devices phase goes on on app2 (the control: the
+    same run does change app2 when it is let through). Then everything back."""
+    before = main_pid(app2, "device_manager")
+    try:
+        rc, out = converge("--tags", "voice,devices", extra_vars=phase_fault_overrides())
+        assert rc != 0, out[-3000:]
+        stop = task_block(out, STOP_TASK)
+        assert stop is not None and "fatal: [%s]" % APP2 in stop, out[-3000:]
+        said = " ".join(stop.split())  # the YAML result format wraps long messages
+        assert "Stopping before phase devices on every host: phase voice failed on %s" % APP1 in said, stop
+        assert "stt_service" in said, stop
+        assert task_block(out, DEVICES_TASK) is None, "the devices phase ran on app2"
+        assert phase_test_env(app2) == "0" and main_pid(app2, "device_manager") == before
+
+        # Partial rollout: the failed host is left out, the others go on.
+        partial = dict(phase_fault_overrides(), alicia_partial_rollout=True)
+        rc, out = converge("--tags", "voice,devices", extra_vars=partial)
+        assert rc != 0, out[-3000:]
+        stop = task_block(out, STOP_TASK)
+        assert stop is not None and "fatal:" not in stop, out[-3000:]
+        assert task_block(out, DEVICES_TASK) is not None, out[-3000:]
+        assert phase_test_env(app2) == "1" and main_pid(app2, "device_manager") not in (0, before)
+    finally:
+        # Back to the converged state on both hosts.
+        rc, out = converge("--tags", "voice,devices")
+    assert rc == 0, out[-3000:]
+    assert health(app1, ["stt_service"])["stt_service"].get("status") == "healthy"
+    assert health(app2, ["device_manager"])["device_manager"].get("status") == "healthy"
+    assert phase_test_env(app2) == "0"

@@ -90,6 +90,9 @@ def lab(tmp_path_factory, root, start_playbook):
     listen_docker = directory / "listen-docker.yml"
     listen_docker.write_text(yaml.safe_dump({"catalogue_overrides": {
         "stt_service": {"runtime": "docker", "listen_port": 9101}}}))
+    # A group that no phase play reaches: planned, never deployed.
+    untargeted = directory / "untargeted.yml"
+    untargeted.write_text(yaml.safe_dump({"catalogue_overrides": {"ai_service": {"group": "alicia_extras"}}}))
     partial = json.loads(json.dumps(data))
     del partial["catalogue_secrets"]["grok_integration"]["GROK_API_KEY"]
     partial_file = directory / "partial.yml"
@@ -107,6 +110,7 @@ def lab(tmp_path_factory, root, start_playbook):
     scenarios = {
         "good": ["-i", inv, "-e", sec, "-v", "playbooks/preflight.yml"],
         "bad": ["-i", inv, "-e", sec, "-e", "@" + str(bad), "--limit", "lab2", "--tags", "core", str(site)],
+        "untargeted": ["-i", inv, "-e", sec, "-e", "@" + str(untargeted), "--tags", "core", str(site)],
         "missing_secret": ["-i", inv, "-e", "@" + str(partial_file), "playbooks/preflight.yml"],
         "limit_tags": ["-i", inv, "-e", sec, "--limit", "lab1", "--tags", "core", str(site)],
         "type_check": ["-i", inv, "-e", sec, "-e", json.dumps({"catalogue_require_groups": "maybe"}),
@@ -172,6 +176,15 @@ def test_a_host_forcing_its_runtime_on_a_mapped_docker_service_fails_before_host
         assert ("service_runtime on host '%s': supervisor cannot run service 'stt_service' (field 'listen_port'): "
                 "listen_port 9101 differs from port 8001, which only the docker runtime can map (runtime supervisor "
                 "binds the port it is reached at: set port to 9101, or drop listen_port)" % host) in text
+    assert "Touch the host" not in text and "unreachable=0" in text
+
+
+def test_a_service_whose_group_no_phase_play_reaches_fails_before_hosts(lab):
+    proc = lab["results"]["untargeted"]
+    text = output(proc)
+    assert proc.returncode == 2, text
+    assert ("catalogue: service 'ai_service' field 'group': group 'alicia_extras' has no hosts and is not targeted by "
+            "any phase play (the play of phase 'voice' runs on the hosts of group 'alicia_voice' only)") in text
     assert "Touch the host" not in text and "unreachable=0" in text
 
 
