@@ -109,6 +109,10 @@ graph-check: venv
 graph: venv ## docs/architecture.svg from the live catalogue (Debian's graphviz)
 	bash scripts/graph.sh
 
+.PHONY: topology
+topology: venv ## docs/topology-{prod,staging}.svg from the inventories (.cache/topology-lab.svg with lab hosts)
+	bash scripts/graph.sh --topology
+
 bench: setup ## benchmarks (figures printed, never asserted)
 	$(BIN)/python benchmarks/health_gate_bench.py
 	$(BIN)/python benchmarks/catalogue_bench.py

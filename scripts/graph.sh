@@ -5,6 +5,12 @@
 # `dot`; scripts/host-tools.sh installs it when missing.
 #   scripts/graph.sh            write the three files
 #   scripts/graph.sh --check    fail when the committed files are stale
+#                               (the topology pictures included)
+#   scripts/graph.sh --topology docs/topology-{prod,staging}.svg drawn by
+#                               playbooks/topology.yml from inventories/prod
+#                               and staging (plain Python, no Graphviz), and
+#                               .cache/topology-lab.svg (not committed) when
+#                               the lab's hosts exist (scripts/lab.sh up)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +19,24 @@ PY="${ROOT}/.venv/bin/python"
 DOCS="${ROOT}/docs"
 check=0
 [ "${1:-}" = "--check" ] && check=1
+
+# A topology picture: draw <inventory> <destination> (playbooks/topology.yml).
+PLAYBOOK="${ROOT}/.venv/bin/ansible-playbook"
+[ -x "$PLAYBOOK" ] || PLAYBOOK="$(command -v ansible-playbook)"
+draw() {
+  ANSIBLE_CONFIG="${ROOT}/ansible.cfg" "$PLAYBOOK" "${ROOT}/playbooks/topology.yml" -i "${ROOT}/inventories/$1" \
+    -e "topology_dest=$2" >/dev/null
+}
+if [ "${1:-}" = "--topology" ]; then
+  for inv in prod staging; do
+    draw "$inv" "$DOCS/topology-$inv.svg" && echo "[graph] wrote docs/topology-$inv.svg"
+  done
+  if [ -f "${ROOT}/inventories/lab/lab-hosts.yml" ]; then
+    mkdir -p "${ROOT}/.cache"
+    draw lab "${ROOT}/.cache/topology-lab.svg" && echo "[graph] wrote .cache/topology-lab.svg (the lab's hosts; not committed)"
+  fi
+  exit 0
+fi
 
 command -v dot >/dev/null 2>&1 || bash "${ROOT}/scripts/host-tools.sh"
 
@@ -45,6 +69,12 @@ if [ "$check" = 1 ]; then
   stale=0
   for f in architecture.mmd architecture.dot architecture.svg; do
     cmp -s "$tmp/$f" "$DOCS/$f" || { echo "[graph] docs/$f is stale: run 'make graph'" >&2; stale=1; }
+  done
+  for inv in prod staging; do
+    draw "$inv" "$tmp/topology-$inv.svg"
+  done
+  for f in topology-prod.svg topology-staging.svg; do
+    cmp -s "$tmp/$f" "$DOCS/$f" || { echo "[graph] docs/$f is stale: run 'make topology'" >&2; stale=1; }
   done
   exit "$stale"
 fi
