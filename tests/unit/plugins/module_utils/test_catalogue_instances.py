@@ -15,7 +15,7 @@ import yaml
 
 from ansible_collections.alicia.platform.plugins.filter.catalogue import FilterModule
 from ansible_collections.alicia.platform.plugins.module_utils import _balancer
-from ansible_collections.alicia.platform.plugins.module_utils import _sweep as sweep
+from ansible_collections.alicia.platform.plugins.module_utils import _sweep_report as sweep
 from ansible_collections.alicia.platform.plugins.module_utils import catalogue as cat
 from ansible_collections.alicia.platform.plugins.module_utils._logpolicy import (
     log_rotation_errors,
