@@ -1,47 +1,80 @@
-"""alicia.platform.system_account on a real Debian host: the cases the role's converge does not reach.
+"""The role's account tasks on a real Debian host: the cases the converge does not reach.
 
-The role converges the default layout (user and group both named alicia).
-These tests run the module ad hoc (testinfra's host.ansible, check mode off)
-on the scenario's throwaway container with probe accounts of their own,
-removed afterwards, against Debian's real getent and shadow tools: a user
-and a group with different names, an existing unlocked user with a login
-shell, gid and uid changes, and the conflicts that stop the module before it
-changes anything.
+The converge makes the default account (user and group both named alicia).
+These tests run the role again (ansible-playbook, the scenario's inventory)
+with probe accounts of their own and the layout in a scratch directory,
+removed afterwards, against Debian's real getent, shadow tools and
+ansible.builtin.group/user: a user and a group with different names (check
+mode first), an existing unlocked user with a login shell, gid and uid
+changes, and the conflicts that stop the role before it changes anything.
+After every run that converges, a re-run runs the raw read and no account
+module: what the read reports is what the builtins change.
 """
 
 import json
 import os
+import re
+import subprocess
+import sys
+import tempfile
 
 import pytest
 import testinfra.utils.ansible_runner
+import yaml
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]
 ).get_hosts("all")
 
-MODULE = "alicia.platform.system_account"
+SCRATCH = "/srv/alicia-probe-layout"
+READ = "service_user : Service user | the group and the user as they are"
+GROUP = "service_user : Service user | system group"
+USER = "service_user : Service user | system user, no login, locked password"
+PLAYBOOK = """---
+- name: Probe account
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: alicia.platform.service_user
+"""
 
 
-def account(host, check=False, **args):
-    """The module's result, as the ad hoc run's tree output holds it."""
-    return host.ansible(MODULE, json.dumps(args), check=check)
+def converge(check=False, **role_vars):
+    """The role with ``role_vars`` (and the layout under SCRATCH): (rc, output, module executions per task)."""
+    layout = dict(service_user_install_dir=SCRATCH + "/opt", service_user_config_dir=SCRATCH + "/etc",
+                  service_user_data_dir=SCRATCH + "/data", service_user_log_dir=SCRATCH + "/log",
+                  service_user_runtime_dir=SCRATCH + "/run", service_user_tmpfiles_conf=SCRATCH + "/tmpfiles.conf")
+    with tempfile.TemporaryDirectory() as tmp:
+        playbook = os.path.join(tmp, "probe.yml")
+        extra = os.path.join(tmp, "vars.yml")
+        counts = os.path.join(tmp, "counts.json")
+        with open(playbook, "w") as handle:
+            handle.write(PLAYBOOK)
+        with open(extra, "w") as handle:
+            yaml.safe_dump(dict(layout, **role_vars), handle)
+        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+               os.environ["MOLECULE_INVENTORY_FILE"], playbook, "-e", "@" + extra] + (["--check"] if check else [])
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ALICIA_MODULE_COUNT_FILE=counts)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                              timeout=300)
+        tasks = {}
+        if os.path.exists(counts):
+            with open(counts) as handle:
+                tasks = next(iter(json.load(handle)["hosts"].values()), {}).get("tasks", {})
+    return proc.returncode, proc.stdout, tasks
 
 
-def failure(host, **args):
-    """The result of a run expected to fail.
+def changed(output):
+    match = re.search(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
+    assert match, output[-3000:]
+    return int(match.group(1))
 
-    ansible-core 2.19's tree output (what host.ansible reads) drops the
-    "failed" key, so host.ansible does not raise; a failed run of the
-    module is told by its message and by the group/user keys it returns
-    only on success.
-    """
-    try:
-        result = account(host, **args)
-    except host.ansible.AnsibleException as exc:
-        result = exc.result
-    assert "group" not in result and "user" not in result, result
-    assert result["msg"].startswith("system_account: "), result
-    return result
+
+def assert_rerun_reads_only(**role_vars):
+    """A second run changes nothing and runs the raw read, not the group or user module."""
+    rc, out, tasks = converge(**role_vars)
+    assert rc == 0 and changed(out) == 0, out[-3000:]
+    assert tasks.get(READ) == 1 and GROUP not in tasks and USER not in tasks, tasks
 
 
 def shadow_field(host, user):
@@ -51,29 +84,31 @@ def shadow_field(host, user):
 
 @pytest.fixture
 def cleanup(host):
-    """Names of probe users and groups to remove after the test (users first)."""
+    """Names of probe users and groups to remove after the test (users first), and the scratch layout."""
     users, groups = [], []
     yield users, groups
     for user in users:
         host.run("userdel %s", user)
     for group in groups:
         host.run("groupdel %s", group)
+    host.run("rm -rf %s", SCRATCH)
 
 
 def test_different_names_check_mode_then_no_private_group_and_no_home(host, cleanup):
     users, groups = cleanup
     users.append("alicia-probe")
     groups += ["alicia-probe-data", "alicia-probe"]
-    args = dict(name="alicia-probe", group="alicia-probe-data", groups=["systemd-journal"],
-                comment="Probe", home="/var/lib/alicia-probe")
+    args = dict(service_user_name="alicia-probe", service_user_group="alicia-probe-data",
+                service_user_extra_groups=["systemd-journal"], service_user_comment="Probe",
+                service_user_home="/var/lib/alicia-probe")
 
-    predicted = account(host, check=True, **args)
-    assert predicted["changed"] is True
-    assert [command[0] for command in predicted["commands"]] == ["groupadd", "useradd"]
+    rc, out, tasks = converge(check=True, **args)
+    assert rc == 0 and changed(out) > 0, out[-3000:]
+    assert tasks.get(GROUP) == 1 and tasks.get(USER) == 1, tasks
     assert not host.user("alicia-probe").exists and not host.group("alicia-probe-data").exists
 
-    done = account(host, **args)
-    assert done["changed"] is True and done["commands"] == predicted["commands"]
+    rc, out, tasks = converge(**args)
+    assert rc == 0, out[-3000:]
     user, group = host.user("alicia-probe"), host.group("alicia-probe-data")
     assert group.exists and group.gid < 1000
     assert user.uid < 1000 and user.gid == group.gid
@@ -84,37 +119,34 @@ def test_different_names_check_mode_then_no_private_group_and_no_home(host, clea
     assert not host.file("/var/lib/alicia-probe").exists
     assert shadow_field(host, "alicia-probe") == "!"
     assert host.check_output("passwd -S %s", "alicia-probe").split()[1] == "L"
-    assert done["group"] == {"name": "alicia-probe-data", "gid": group.gid}
-    assert done["user"]["uid"] == user.uid and done["user"]["groups"] == ["systemd-journal"]
-
-    again = account(host, **args)
-    assert again["changed"] is False and again["commands"] == []
+    assert_rerun_reads_only(**args)
 
 
-def test_existing_unlocked_login_user_fixed_in_one_usermod(host, cleanup):
+def test_existing_unlocked_login_user_fixed(host, cleanup):
     users, groups = cleanup
     users.append("alicia-probe2")
     groups.append("alicia-probe2")
     # As a plain useradd leaves it: user-private group, login shell, a password set.
     host.check_output("useradd -s /bin/bash -p probe-not-a-hash alicia-probe2")
     assert host.check_output("passwd -S %s", "alicia-probe2").split()[1] == "P"
+    args = dict(service_user_name="alicia-probe2", service_user_group="alicia-probe2",
+                service_user_extra_groups=["systemd-journal"], service_user_comment="Probe 2",
+                service_user_home="/var/lib/alicia-probe2")
 
-    args = dict(name="alicia-probe2", groups=["systemd-journal"], comment="Probe 2", home="/var/lib/alicia-probe2")
-    result = account(host, **args)
-    assert result["changed"] is True
-    assert result["commands"] == [["usermod", "-c", "Probe 2", "-s", "/usr/sbin/nologin",
-                                   "-d", "/var/lib/alicia-probe2", "-a", "-G", "systemd-journal", "-L",
-                                   "alicia-probe2"]]
-    # Locked the way usermod -L locks: "!" in front, the rest kept.
+    rc, out, tasks = converge(**args)
+    assert rc == 0 and tasks.get(USER) == 1, out[-3000:]
+    # Locked the way usermod -L locks: "!" in front, the rest kept; never printed.
     assert shadow_field(host, "alicia-probe2") == "!probe-not-a-hash"
+    assert "probe-not-a-hash" not in out
     assert host.check_output("passwd -S %s", "alicia-probe2").split()[1] == "L"
-    assert host.user("alicia-probe2").shell == "/usr/sbin/nologin"
-    assert "probe-not-a-hash" not in json.dumps(result)
+    user = host.user("alicia-probe2")
+    assert (user.shell, user.home, user.gecos) == ("/usr/sbin/nologin", "/var/lib/alicia-probe2", "Probe 2")
+    assert "systemd-journal" in user.groups
+    assert not host.file("/var/lib/alicia-probe2").exists
+    assert_rerun_reads_only(**args)
 
-    assert account(host, **args)["changed"] is False
 
-
-def test_gid_and_uid_changes_and_a_taken_gid_changes_nothing(host, cleanup):
+def test_gid_and_uid_changes(host, cleanup):
     users, groups = cleanup
     users.append("alicia-probe3")
     groups.append("alicia-probe3")
@@ -122,59 +154,34 @@ def test_gid_and_uid_changes_and_a_taken_gid_changes_nothing(host, cleanup):
             if host.run("getent group %s", str(i)).rc == 2 and host.run("getent passwd %s", str(i)).rc == 2][:2]
     assert len(free) == 2, "no two free ids between 850 and 899 on the test host"
     first, second = free
+    args = dict(service_user_name="alicia-probe3", service_user_group="alicia-probe3")
 
-    created = account(host, name="alicia-probe3", gid=first)
-    assert created["group"]["gid"] == first and created["user"]["gid"] == first
+    assert converge(service_user_gid=first, **args)[0] == 0
+    assert host.group("alicia-probe3").gid == first and host.user("alicia-probe3").gid == first
 
-    moved = account(host, name="alicia-probe3", gid=second)
-    assert moved["commands"] == [["groupmod", "-g", str(second), "alicia-probe3"]]
-    assert host.group("alicia-probe3").gid == second
-    assert host.user("alicia-probe3").gid == second
-    assert account(host, name="alicia-probe3", gid=second)["changed"] is False
+    rc, out, tasks = converge(service_user_gid=second, **args)
+    assert rc == 0, out[-3000:]
+    assert host.group("alicia-probe3").gid == second and host.user("alicia-probe3").gid == second
 
-    renumbered = account(host, name="alicia-probe3", uid=first, gid=second)
-    assert renumbered["commands"] == [["usermod", "-u", str(first), "alicia-probe3"]]
+    rc, out, tasks = converge(service_user_uid=first, service_user_gid=second, **args)
+    assert rc == 0, out[-3000:]
     assert host.user("alicia-probe3").uid == first
+    assert_rerun_reads_only(service_user_uid=first, service_user_gid=second, **args)
 
+
+def test_conflicts_stop_before_any_change(host, cleanup):
+    users, groups = cleanup
+    users.append("alicia-probe4")
+    groups.append("alicia-probe4")
+    args = dict(service_user_name="alicia-probe4", service_user_group="alicia-probe4")
     journal = host.group("systemd-journal").gid
-    result = failure(host, name="alicia-probe3", gid=journal)
-    assert "gid %d is already used by group systemd-journal" % journal in result["msg"]
-    assert result["changed"] is False
-    assert host.group("alicia-probe3").gid == second
-
-
-def test_taken_uid_and_missing_group_stop_before_any_change(host, cleanup):
-    users, groups = cleanup
-    users.append("alicia-probe4")
-    groups.append("alicia-probe4")
-    result = failure(host, name="alicia-probe4", uid=0)
-    assert "uid 0 is already used by user root" in result["msg"]
-    result = failure(host, name="alicia-probe4", groups=["alicia-no-such-group"])
-    assert "supplementary group alicia-no-such-group does not exist" in result["msg"]
-    # Neither run created the group before failing.
-    assert not host.group("alicia-probe4").exists and not host.user("alicia-probe4").exists
-
-
-def test_the_raw_probe_sees_what_the_module_changes_on_debian(host, cleanup):
-    """The role's read (filters system_account_probe and system_account_changes) against
-    Debian's real getent: what it reports is what the module then changes, and a user the
-    module left as wanted reads as nothing to change, without its hash leaving the host."""
-    import sys
-    sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".collections"))
-    from ansible_collections.alicia.platform.plugins.filter.account import FilterModule
-    filters = FilterModule().filters()
-    users, groups = cleanup
-    users.append("alicia-probe4")
-    groups.append("alicia-probe4")
-    host.check_output("useradd -s /bin/bash -p probe4-not-a-hash alicia-probe4")
-    args = dict(name="alicia-probe4", comment="Probe 4", home="/var/lib/alicia-probe4")
-
-    report = host.check_output(filters["system_account_probe"]("alicia-probe4"))
-    assert "probe4-not-a-hash" not in report and "alicia-probe4:*" in report.splitlines()
-    changes = filters["system_account_changes"](report, args)
-    result = account(host, **args)
-    assert result["changed"] is True and result["changes"] == changes, (changes, result["changes"])
-
-    report = host.check_output(filters["system_account_probe"]("alicia-probe4"))
-    assert "alicia-probe4:!" in report.splitlines() and "probe4-not-a-hash" not in report
-    assert filters["system_account_changes"](report, args) == []
+    for role_vars, message in ((dict(service_user_uid=0), "uid 0 is already used by user root"),
+                               (dict(service_user_gid=journal),
+                                "gid %d is already used by group systemd-journal" % journal),
+                               (dict(service_user_extra_groups=["alicia-no-such-group"]),
+                                "supplementary group alicia-no-such-group does not exist")):
+        rc, out, tasks = converge(**dict(args, **role_vars))
+        assert rc != 0 and message in out, out[-3000:]
+        assert GROUP not in tasks and USER not in tasks, tasks
+        # Neither the group nor the user was made before the failure.
+        assert not host.group("alicia-probe4").exists and not host.user("alicia-probe4").exists
