@@ -5,6 +5,9 @@
 # (HTTP, Mosquitto) and need Debian's mosquitto, mosquitto-clients and
 # python3-paho-mqtt (paho 1.6, as on lab targets): scripts/host-tools.sh
 # installs whatever is missing.
+# Runs as root, as the code under test does on hosts: the alicia-servicectl
+# and account-probe tests make throwaway system users (useradd, removed at
+# the end) and switch to them with the real setpriv; as another user they fail.
 # Fails when a test fails and when no test ran (pytest exit 5).
 #   scripts/unit.sh                 every unit test
 #   scripts/unit.sh -k mqtt -x      extra arguments go to pytest
