@@ -39,10 +39,10 @@ description:
   - B(Failures) - every failed result not ignored with C(ignore_errors), and
     every unreachable host - host, phase, task name and the result's C(msg)
     (at most 300 characters).
-  - B(Rollbacks) - a task is part of a rollback when its name has a
-    C(|)-separated part starting with C(Rollback) (case-insensitive, for
-    example C(Rollback | stt_service) or C(Phase 3 | voice | rollback stt_service)),
-    or it is tagged C(rollback), or its result carries the key
+  - B(Rollbacks) - a task is part of a rollback when its name, or the name of
+    a block or include task it is in, has a C(|)-separated part starting with
+    C(Rollback) (case-insensitive, for example C(Rollback | stt_service) or
+    C(Phase 3 | voice | rollback stt_service)), or it is tagged C(rollback), or its result carries the key
     C(alicia_rollback) (directly or as a fact set with C(set_fact)). On one
     host, consecutive rollback tasks are one rollback; its duration runs from
     the start of the first to the result of the last. Of a dict
@@ -378,8 +378,10 @@ class DeployReport(object):
     def _phase(self):
         return self.current["phase"] if self.current else None
 
-    def result(self, host, task_id, name, action, status, result, tags=(), no_log=False, check_mode=False):
-        """One task result for one host. ``status``: ok, failed, ignored, unreachable, skipped."""
+    def result(self, host, task_id, name, action, status, result, tags=(), no_log=False, check_mode=False,
+               parents=()):
+        """One task result for one host. ``status``: ok, failed, ignored, unreachable, skipped;
+        ``parents``: the names of the blocks and includes the task is in."""
         now = self.clock()
         started = self.task_starts.pop((host, task_id), now)
         if status == "skipped":
@@ -396,7 +398,8 @@ class DeployReport(object):
                                   "message": message, "unreachable": status == "unreachable",
                                   "at": _seconds(now - self.start)})
         details = None if censored else rollback_details(result)
-        rollback = details is not None or is_rollback_task(name, tags)
+        rollback = details is not None or is_rollback_task(name, tags) or any(
+            is_rollback_task(parent, ()) for parent in parents)
         if rollback:
             entry = self.open_rollbacks.get(host)
             if entry is None:
@@ -546,8 +549,8 @@ def _names(services, host, key):
 def summary(report):
     """The readable summary of a report (a list of lines; never 'changed=')."""
     totals = report["totals"]
-    lines = ["%s: %s in %.1f s%s" % (", ".join(report["playbooks"]) or "run", report["result"], report["duration"],
-                                      " (check mode)" if report["check_mode"] else "")]
+    head = "%s: %s in %.1f s" % (", ".join(report["playbooks"]) or "run", report["result"], report["duration"])
+    lines = [head + (" (check mode)" if report["check_mode"] else "")]
     if report["phases"]:
         lines.append("phases:")
         for phase in report["phases"]:
@@ -638,7 +641,7 @@ def write_report(directory, report, name, keep=0):
     keep the newest ``keep`` reports (0: all). Returns the report's path."""
     if not os.path.isdir(directory):
         os.makedirs(directory, DIR_MODE)
-    text = json.dumps(report, indent=2, sort_keys=False) + "\n"
+    text = json.dumps(report, indent=2, default=str) + "\n"
     path = os.path.join(directory, name)
     _write(path, text)
     _write(os.path.join(directory, LATEST), text)
@@ -686,6 +689,18 @@ def _task_name(task):
     return str(name)
 
 
+def _parent_names(task, depth=10):
+    """The names of the blocks and include tasks around a task, innermost first."""
+    names = []
+    parent = getattr(task, "_parent", None)
+    while parent is not None and len(names) < depth:
+        name = getattr(parent, "name", None)
+        if isinstance(name, str) and name:
+            names.append(name)
+        parent = getattr(parent, "_parent", None)
+    return names
+
+
 def _tags(task):
     tags = getattr(task, "tags", None)
     return [str(tag) for tag in tags] if isinstance(tags, (list, tuple)) else []
@@ -727,7 +742,7 @@ class CallbackModule(CallbackBase):
 
     def _summary_wanted(self):
         stdout = str(getattr(C, "DEFAULT_STDOUT_CALLBACK", "") or "")
-        if stdout.split(".")[-1] in ("json", "jsonl"):
+        if stdout.rsplit(".", maxsplit=1)[-1] in ("json", "jsonl"):
             return False
         return bool(self.get_option("summary"))
 
@@ -758,7 +773,7 @@ class CallbackModule(CallbackBase):
         self.report.result(
             _result_host(result), _task_id(task), _task_name(task), _task_action(task), status,
             _result_data(result), tags=_tags(task), no_log=getattr(task, "no_log", None) is True,
-            check_mode=getattr(task, "check_mode", None) is True)
+            check_mode=getattr(task, "check_mode", None) is True, parents=_parent_names(task))
 
     def v2_runner_on_ok(self, result):
         self._result(result, "ok")

@@ -346,6 +346,30 @@ def test_rollbacks_by_name_tag_and_result_key():
     assert SECRET not in json.dumps(report)
 
 
+class Block(object):
+    def __init__(self, name, parent=None):
+        self.name = name
+        self._parent = parent
+
+
+def test_a_rollback_block_or_include_makes_its_tasks_rollback_tasks():
+    d = Driver()
+    d.play("Phase 3 | voice")
+    outer = Block("Phase 3 | voice", parent=Block(None))
+    inner = Block("Rollback | tts_service", parent=outer)
+    first, second = Task("Link back"), Task("Service | units", UNITS)
+    first._parent = second._parent = inner
+    after = Task("Service | after")
+    after._parent = outer
+    d.run("lab1", first, {"changed": True}, seconds=1.0)
+    d.run("lab1", second, units_result({"alicia-tts_service.service": ["restarted"]}), seconds=2.0)
+    d.run("lab1", after, {"changed": False})
+    report = d.end()
+    (rollback,) = report["rollbacks"]
+    assert (rollback["tasks"], rollback["duration"], rollback["services"]) == (2, 3.0, ["tts_service"])
+    assert report["services"] == {}
+
+
 def test_a_rollback_still_open_at_the_end_of_the_play_is_closed_there():
     d = Driver()
     d.play("Phase 1 | core")
@@ -469,6 +493,12 @@ def test_report_is_replaced_atomically(tmp_path, monkeypatch):
         dr.write_report(str(tmp_path), {"run": 2}, "deploy-report-2.json")
     assert sorted(os.listdir(str(tmp_path))) == ["deploy-report-1.json", "latest.json"]
     assert json.loads((tmp_path / "latest.json").read_text()) == {"run": 1}
+
+
+def test_values_json_cannot_encode_are_written_as_text(tmp_path):
+    """Custom stats are whatever a playbook's set_stats gave: the report is written anyway."""
+    dr.write_report(str(tmp_path), {"custom_stats": {"alicia_deploy": {"hosts": {"lab1"}}}}, "deploy-report-1.json")
+    assert json.loads((tmp_path / "latest.json").read_text()) == {"custom_stats": {"alicia_deploy": {"hosts": "{'lab1'}"}}}
 
 
 def test_an_unwritable_directory_is_a_warning_not_a_failed_run(tmp_path):
@@ -617,6 +647,10 @@ PLAYBOOK = """
     - name: Rollback | alpha
       ansible.builtin.set_fact:
         alicia_rollback: {service: alpha, reason: "gate failed", password: "{{ secret }}"}
+    - name: Rollback | in a block
+      block:
+        - name: Put the previous release back
+          ansible.builtin.debug: {msg: back}
     - name: Service | health gate
       alicia.platform.health_gate:
         endpoints:
@@ -665,6 +699,7 @@ def test_through_ansible_playbook_and_ansible_cfg(tmp_path, run_playbook, http_s
     assert failure["host"] == "h1" and failure["task"] == "Service | health gate" and failure["phase"] == "voice"
     (rollback,) = report["rollbacks"]
     assert rollback["details"] == {"service": "alpha", "reason": "gate failed"} and rollback["ok"] is True
+    assert rollback["tasks"] == 2  # the set_fact and the task of the rollback block
     totals = report["totals"]
     assert (totals["deployments"], totals["successful"], totals["failed"], totals["rollbacks"]) == (2, 1, 1, 1)
     assert (totals["hosts"], totals["hosts_failed"]) == (1, 1)
