@@ -162,7 +162,7 @@ def fetch(endpoint, timeout=None, validate_certs=True, ca_path=None, clock=time.
 
     ``error`` is set only when no HTTP response came (refused, timeout,
     reset...); never raises for network or HTTP problems. probe() judges
-    the answer; the health sweep (_sweep.py) reads its body too.
+    the answer; the health sweep (_sweep_probe.py) reads its body too.
     """
     timeout = endpoint["timeout"] if timeout is None else timeout
     parts = urlsplit(endpoint["url"])

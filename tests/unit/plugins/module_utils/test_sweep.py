@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
-"""module_utils/_sweep.py: the probe side against real HTTP servers on
-127.0.0.1, the controller side (endpoints, options, rows, table) on the
-shipped catalogue."""
+"""The health sweep: its probe (module_utils/_sweep_probe.py, on the host)
+against real HTTP servers on 127.0.0.1, its report (_sweep_report.py, on the
+controller: endpoints, options, rows, table) on the shipped catalogue."""
 
 import json
 import threading
@@ -11,7 +11,8 @@ import pytest
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ansible_collections.alicia.platform.plugins.module_utils import _sweep as sweep
+from ansible_collections.alicia.platform.plugins.module_utils import _sweep_probe as probe
+from ansible_collections.alicia.platform.plugins.module_utils import _sweep_report as report
 from ansible_collections.alicia.platform.plugins.module_utils import health
 
 
@@ -87,7 +88,7 @@ def endpoint(url, **extra):
 
 
 def one(url, **extra):
-    return sweep.check(sweep.normalize(endpoint(url, **extra)))
+    return probe.check(probe.normalize(endpoint(url, **extra)))
 
 
 # ---------------------------------------------------------------------------
@@ -95,19 +96,19 @@ def one(url, **extra):
 # ---------------------------------------------------------------------------
 
 def test_normalize_adds_instance_and_port():
-    got = sweep.normalize(endpoint("http://127.0.0.1:8003/health"))
+    got = probe.normalize(endpoint("http://127.0.0.1:8003/health"))
     assert (got["instance"], got["port"]) == ("tts_service", 8003)
-    got = sweep.normalize(endpoint("https://x.example/health", instance="tts-primary", port=9443))
+    got = probe.normalize(endpoint("https://x.example/health", instance="tts-primary", port=9443))
     assert (got["instance"], got["port"]) == ("tts-primary", 9443)
-    assert sweep.normalize(endpoint("https://x.example/health"))["port"] == 443
-    assert sweep.normalize(endpoint("http://x.example/health"))["port"] == 80
+    assert probe.normalize(endpoint("https://x.example/health"))["port"] == 443
+    assert probe.normalize(endpoint("http://x.example/health"))["port"] == 80
     with pytest.raises(health.EndpointError, match="must be http"):
-        sweep.normalize(endpoint("ftp://x/health"))
+        probe.normalize(endpoint("ftp://x/health"))
 
 
 def test_healthy_reference_body(reference):
     ticks = iter([20.0, 20.0625])  # the clock before and after the request
-    result = sweep.check(sweep.normalize(endpoint(reference + "/health", host="lab1", instance="tts_service")),
+    result = probe.check(probe.normalize(endpoint(reference + "/health", host="lab1", instance="tts_service")),
                          clock=lambda: next(ticks))
     assert result["status"] == "healthy" and result["error"] is None
     assert (result["http_status"], result["version"], result["broker_connected"], result["uptime_s"]) == (
@@ -145,15 +146,15 @@ def test_the_verdict_is_health_gate_s(reference):
     """Same endpoint, same verdict and reason as health.probe() (health_gate)."""
     for path in ("/health", "/broker-down", "/starting", "/html", "/list"):
         for extra in ({}, {"json_field": ""}, {"expect_status": [200, 503], "json_field": None}):
-            normalized = sweep.normalize(endpoint(reference + path, **extra))
+            normalized = probe.normalize(endpoint(reference + path, **extra))
             gate = health.probe(normalized)
-            mine = sweep.check(normalized)
+            mine = probe.check(normalized)
             assert (mine["status"] == "healthy", mine["error"]) == (gate["healthy"], gate["error"]), (path, extra)
 
 
 def test_body_fields_keep_only_well_typed_values(reference):
-    assert sweep.body_fields(None) == {"version": None, "broker_connected": None, "uptime_s": None}
-    assert sweep.body_fields(b"[1, 2]") == {"version": None, "broker_connected": None, "uptime_s": None}
+    assert probe.body_fields(None) == {"version": None, "broker_connected": None, "uptime_s": None}
+    assert probe.body_fields(b"[1, 2]") == {"version": None, "broker_connected": None, "uptime_s": None}
     odd = one(reference + "/odd-types")
     assert (odd["version"], odd["broker_connected"], odd["uptime_s"]) == ("2", None, None)
 
@@ -163,7 +164,7 @@ def test_sweep_probes_once_concurrently_and_never_raises_for_unhealthy(reference
     endpoints = [endpoint(http_server.url("/together/6"), service="slow%d" % i, timeout=15) for i in range(6)]
     endpoints.append(endpoint("http://127.0.0.1:%d/health" % refused_port, service="down", host="lab2"))
     endpoints.append(endpoint(reference + "/health", service="ok"))
-    summary = sweep.sweep(endpoints)
+    summary = probe.sweep(endpoints)
     assert [r["service"] for r in summary["results"]] == ["slow%d" % i for i in range(6)] + ["down", "ok"]
     assert summary["healthy"] is False
     assert summary["unhealthy"] == ["down/down"]
@@ -173,13 +174,13 @@ def test_sweep_probes_once_concurrently_and_never_raises_for_unhealthy(reference
 
 
 def test_sweep_all_healthy_and_empty(reference):
-    summary = sweep.sweep([endpoint(reference + "/health", service="s%d" % i) for i in range(23)], max_workers=4)
+    summary = probe.sweep([endpoint(reference + "/health", service="s%d" % i) for i in range(23)], max_workers=4)
     assert summary["healthy"] is True and summary["unhealthy"] == []
     assert summary["msg"].startswith("health sweep: all 23 endpoints healthy in ")
-    empty = sweep.sweep([])
+    empty = probe.sweep([])
     assert (empty["healthy"], empty["results"]) == (True, [])
     with pytest.raises(health.EndpointError, match="max_workers"):
-        sweep.sweep([endpoint(reference + "/health")], max_workers=0)
+        probe.sweep([endpoint(reference + "/health")], max_workers=0)
 
 
 # ---------------------------------------------------------------------------
@@ -191,24 +192,24 @@ PHASE_GROUPS = ["alicia_core", "alicia_management", "alicia_voice", "alicia_devi
 
 
 def test_endpoints_are_the_host_s_services_probed_on_loopback(shipped):
-    got = sweep.endpoints(shipped, ["alicia", "alicia_broker", "alicia_voice"], "lab1")
+    got = report.endpoints(shipped, ["alicia", "alicia_broker", "alicia_voice"], "lab1")
     assert [e["service"] for e in got] == ["stt_service", "ai_service", "tts_service", "voice_router"]
     assert got[2] == {"service": "tts_service", "instance": "tts_service", "host": "lab1", "port": 8003,
                       "url": "http://127.0.0.1:8003/health", "expect_status": [200], "json_field": "status",
                       "json_value": "healthy", "timeout": 5}
-    assert len(sweep.endpoints(shipped, PHASE_GROUPS, "lab1")) == 22
-    assert sweep.endpoints(shipped, ["alicia_broker"], "lab1") == []
-    assert [e["url"] for e in sweep.endpoints(shipped, PHASE_GROUPS, "lab1", service="ha_bridge")] == [
+    assert len(report.endpoints(shipped, PHASE_GROUPS, "lab1")) == 22
+    assert report.endpoints(shipped, ["alicia_broker"], "lab1") == []
+    assert [e["url"] for e in report.endpoints(shipped, PHASE_GROUPS, "lab1", service="ha_bridge")] == [
         "http://127.0.0.1:8016/health"]
-    with pytest.raises(sweep.SweepError, match="group_names must be a list"):
-        sweep.endpoints(shipped, "alicia_voice", "lab1")
+    with pytest.raises(report.SweepError, match="group_names must be a list"):
+        report.endpoints(shipped, "alicia_voice", "lab1")
 
 
 def test_endpoints_follow_the_catalogue(resolve):
     catalogue = resolve({"tts_service": {"port": 9003, "health": {"path": "/ready", "status": 204,
                                                                   "json_field": None}},
                          "ai_service": {"health": None}})
-    got = dict((e["service"], e) for e in sweep.endpoints(catalogue, ["alicia_voice"], "lab1"))
+    got = dict((e["service"], e) for e in report.endpoints(catalogue, ["alicia_voice"], "lab1"))
     assert "ai_service" not in got
     assert (got["tts_service"]["url"], got["tts_service"]["port"], got["tts_service"]["expect_status"],
             got["tts_service"]["json_field"]) == ("http://127.0.0.1:9003/ready", 9003, [204], None)
@@ -221,8 +222,8 @@ DOCKER_TTS = {"tts_service": {"runtime": "docker", "listen_port": 9003}}
 
 def test_a_docker_service_is_probed_on_its_published_port(resolve):
     catalogue = resolve(DOCKER_TTS)
-    assert sweep.service_instances(catalogue["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
-    got = sweep.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
+    assert report.service_instances(catalogue["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+    got = report.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
     assert [(e["instance"], e["port"], e["url"]) for e in got] == [
         ("tts_service", 8003, "http://127.0.0.1:8003/health")]
 
@@ -232,16 +233,16 @@ def test_the_sweep_of_a_docker_service_reaches_what_the_host_publishes(resolve, 
     its listen_port a port where nothing listens on the host."""
     published = int(reference.rsplit(":", 1)[1])
     catalogue = resolve({"tts_service": {"runtime": "docker", "port": published, "listen_port": refused_port}})
-    endpoints = sweep.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
-    summary = sweep.sweep(endpoints)
+    endpoints = report.endpoints(catalogue, ["alicia_voice"], "lab1", service="tts_service")
+    summary = probe.sweep(endpoints)
     assert summary["healthy"] is True, summary["msg"]
-    rows = sweep.rows(catalogue, {"lab1": {"groups": ["alicia_voice"], "sweep": summary}}, service="tts_service")
+    rows = report.rows(catalogue, {"lab1": {"groups": ["alicia_voice"], "sweep": summary}}, service="tts_service")
     assert [(r["instance"], r["port"], r["status"], r["version"]) for r in rows] == [
         ("tts_service", published, "healthy", "1.2.3")]
 
 
 def test_service_instances_of_a_single_instance_service(shipped):
-    assert sweep.service_instances(shipped["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+    assert report.service_instances(shipped["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
 
 
 MULTI_TTS = {"tts_service": {"instances": 2, "instance_ports": [8031, 8032],
@@ -251,16 +252,16 @@ MULTI_TTS = {"tts_service": {"instances": 2, "instance_ports": [8031, 8032],
 def test_service_instances_of_a_multi_instance_service(resolve):
     """One row per instance on its own port, and one for the published port, served by the balancer."""
     catalogue = resolve(MULTI_TTS)
-    assert sweep.service_instances(catalogue["tts_service"]) == [
+    assert report.service_instances(catalogue["tts_service"]) == [
         {"instance": "tts-primary", "port": 8031}, {"instance": "tts-secondary", "port": 8032},
         {"instance": "balanced", "port": 8003}]
     default_names = resolve({"tts_service": {"instances": 3, "instance_ports": [8031, 8032, 8033]}})
-    assert [i["instance"] for i in sweep.service_instances(default_names["tts_service"])] == [
+    assert [i["instance"] for i in report.service_instances(default_names["tts_service"])] == [
         "tts_service-1", "tts_service-2", "tts_service-3", "balanced"]
     # Malformed fields resolve to no instances (preflight reports them): the service's own row.
     malformed = resolve({"tts_service": {"instances": 2, "instance_ports": [8031]}})
-    assert sweep.service_instances(malformed["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
-    got = sweep.endpoints(catalogue, ["alicia_voice"], "lab1")
+    assert report.service_instances(malformed["tts_service"]) == [{"instance": "tts_service", "port": 8003}]
+    got = report.endpoints(catalogue, ["alicia_voice"], "lab1")
     assert [(e["service"], e["instance"], e["url"]) for e in got] == [
         ("stt_service", "stt_service", "http://127.0.0.1:8001/health"),
         ("ai_service", "ai_service", "http://127.0.0.1:8002/health"),
@@ -272,41 +273,41 @@ def test_service_instances_of_a_multi_instance_service(resolve):
 
 def test_errors_accept_good_options(shipped):
     groups = {"alicia_voice": ["lab1"], "alicia_broker": ["lab1"]}
-    assert sweep.errors(shipped) == []
-    assert sweep.errors(shipped, service="", groups=groups, health_format="json") == []
-    assert sweep.errors(shipped, service="tts_service", groups=groups) == []
-    assert sweep.errors(shipped, service="mqtt_broker", groups=groups) == []
+    assert report.errors(shipped) == []
+    assert report.errors(shipped, service="", groups=groups, health_format="json") == []
+    assert report.errors(shipped, service="tts_service", groups=groups) == []
+    assert report.errors(shipped, service="mqtt_broker", groups=groups) == []
 
 
 def test_errors_name_the_problem(resolve, shipped):
-    unknown = sweep.errors(shipped, service="tts")
+    unknown = report.errors(shipped, service="tts")
     assert len(unknown) == 1
     assert unknown[0].startswith("health sweep: unknown service 'tts' (known: advanced_voice, ai_service, ")
     assert "tts_service" in unknown[0] and "mqtt_broker" in unknown[0]
-    assert sweep.errors(shipped, service="tts_service", groups={"alicia_core": ["lab1"]}) == [
+    assert report.errors(shipped, service="tts_service", groups={"alicia_core": ["lab1"]}) == [
         "health sweep: service 'tts_service' runs on no host of this inventory (its group 'alicia_voice' has no hosts)"]
-    assert sweep.errors(shipped, health_format="yaml") == [
+    assert report.errors(shipped, health_format="yaml") == [
         "health sweep: health_format must be one of table, json, got 'yaml'"]
-    assert sweep.errors(shipped, service=["a", "b"]) == ["health sweep: service must be one service name, got ['a', 'b']"]
-    assert sweep.errors(resolve({"ai_service": {"health": None}}), service="ai_service") == [
+    assert report.errors(shipped, service=["a", "b"]) == ["health sweep: service must be one service name, got ['a', 'b']"]
+    assert report.errors(resolve({"ai_service": {"health": None}}), service="ai_service") == [
         "health sweep: service 'ai_service' has no health check (its catalogue field 'health' is null)"]
-    assert sweep.errors(shipped, check_service="nope") == [
+    assert report.errors(shipped, check_service="nope") == [
         "health sweep: broker_check_service 'nope' is not a service of the catalogue"]
-    with pytest.raises(sweep.SweepError, match="must be a mapping"):
-        sweep.errors(["not", "a", "catalogue"])
+    with pytest.raises(report.SweepError, match="must be a mapping"):
+        report.errors(["not", "a", "catalogue"])
 
 
 def test_broker_check_as_the_broker_role_does(shipped):
-    assert sweep.broker_check(shipped) == {"broker": "mqtt_broker", "account": "security_gateway",
+    assert report.broker_check(shipped) == {"broker": "mqtt_broker", "account": "security_gateway",
                                            "username": "security_gateway", "host": "127.0.0.1", "port": 1883,
                                            "topic": "alicia/security_gateway/health-sweep"}
-    chosen = sweep.broker_check(shipped, check_service="voice_router", listen_address="10.0.0.5")
+    chosen = report.broker_check(shipped, check_service="voice_router", listen_address="10.0.0.5")
     assert (chosen["account"], chosen["host"], chosen["port"]) == ("voice_router", "10.0.0.5", 1883)
-    docker = sweep.broker_check(shipped, runtime="docker", docker_host_port=1884)
+    docker = report.broker_check(shipped, runtime="docker", docker_host_port=1884)
     assert (docker["host"], docker["port"]) == ("127.0.0.1", 1884)
     without = dict((k, v) for k, v in shipped.items() if v["kind"] != "broker")
-    with pytest.raises(sweep.SweepError, match="no broker entry"):
-        sweep.broker_check(without)
+    with pytest.raises(report.SweepError, match="no broker entry"):
+        report.broker_check(without)
 
 
 # ---------------------------------------------------------------------------
@@ -326,16 +327,16 @@ def _probe_results(expected, down=()):
 
 
 def test_rows_sorted_by_phase_service_host_with_the_broker_first(shipped):
-    broker = sweep.broker_check(shipped)
-    app1 = sweep.endpoints(shipped, ["alicia_voice", "alicia_core"], "app1")
-    app2 = sweep.endpoints(shipped, ["alicia_voice"], "app2")
+    broker = report.broker_check(shipped)
+    app1 = report.endpoints(shipped, ["alicia_voice", "alicia_core"], "app1")
+    app2 = report.endpoints(shipped, ["alicia_voice"], "app2")
     hosts = {
         "app2": {"groups": ["alicia", "alicia_voice"], "sweep": _probe_results(app2, down=["tts_service"])},
         "app1": {"groups": ["alicia", "alicia_core", "alicia_voice"], "sweep": _probe_results(app1)},
         "broker1": {"groups": ["alicia", "alicia_broker"],
                     "broker": {"ok": True, "failure": None, "latency": {"total": 0.0041}}},
     }
-    rows = sweep.rows(shipped, hosts, broker=broker)
+    rows = report.rows(shipped, hosts, broker=broker)
     assert [(r["phase"], r["service"], r["host"]) for r in rows] == [
         ("broker", "mqtt_broker", "broker1"),
         ("core", "config_service", "app1"), ("core", "device_registry", "app1"), ("core", "security_gateway", "app1"),
@@ -354,7 +355,7 @@ def test_rows_sorted_by_phase_service_host_with_the_broker_first(shipped):
 
 
 def test_rows_for_hosts_whose_results_are_missing_or_failed(shipped):
-    broker = sweep.broker_check(shipped)
+    broker = report.broker_check(shipped)
     groups = ["alicia_broker", "alicia_voice"]
     hosts = {
         "gone": {"groups": groups, "sweep": {"unreachable": True, "msg": "Failed to connect\nto the host"},
@@ -362,7 +363,7 @@ def test_rows_for_hosts_whose_results_are_missing_or_failed(shipped):
         "broken": {"groups": ["alicia_voice"], "sweep": {"failed": True, "msg": "health_sweep: bad endpoint"}},
         "silent": {"groups": ["alicia_voice"], "sweep": None},
     }
-    rows = sweep.rows(shipped, hosts, broker=broker)
+    rows = report.rows(shipped, hosts, broker=broker)
     assert len(rows) == 1 + 3 * 4
     assert set(r["status"] for r in rows) == {"unreachable"}
     by = dict(((r["service"], r["host"]), r["error"]) for r in rows)
@@ -373,10 +374,10 @@ def test_rows_for_hosts_whose_results_are_missing_or_failed(shipped):
 
 
 def test_broker_row_from_each_kind_of_failure(shipped):
-    broker = sweep.broker_check(shipped)
+    broker = report.broker_check(shipped)
 
     def status(result):
-        row = sweep.rows(shipped, {"b": {"groups": ["alicia_broker"], "broker": result}}, broker=broker)[0]
+        row = report.rows(shipped, {"b": {"groups": ["alicia_broker"], "broker": result}}, broker=broker)[0]
         return row["status"], row["error"]
 
     assert status({"ok": False, "failure": "connection_refused",
@@ -390,28 +391,28 @@ def test_broker_row_from_each_kind_of_failure(shipped):
 
 
 def test_rows_for_one_service_and_without_broker_row(shipped):
-    broker = sweep.broker_check(shipped)
+    broker = report.broker_check(shipped)
     groups = ["alicia_broker"] + PHASE_GROUPS
-    expected = sweep.endpoints(shipped, groups, "lab1", service="tts_service")
+    expected = report.endpoints(shipped, groups, "lab1", service="tts_service")
     hosts = {"lab1": {"groups": groups, "sweep": _probe_results(expected), "broker": {"ok": True, "latency": {}}}}
-    rows = sweep.rows(shipped, hosts, service="tts_service", broker=broker)
+    rows = report.rows(shipped, hosts, service="tts_service", broker=broker)
     assert [(r["service"], r["status"]) for r in rows] == [("tts_service", "healthy")]
-    only_broker = sweep.rows(shipped, hosts, service="mqtt_broker", broker=broker)
+    only_broker = report.rows(shipped, hosts, service="mqtt_broker", broker=broker)
     assert [(r["service"], r["status"], r["latency_ms"]) for r in only_broker] == [("mqtt_broker", "healthy", None)]
-    assert sweep.rows(shipped, {"lab1": {"groups": ["alicia_broker"]}}) == []
-    with pytest.raises(sweep.SweepError, match="hosts must map"):
-        sweep.rows(shipped, ["lab1"])
+    assert report.rows(shipped, {"lab1": {"groups": ["alicia_broker"]}}) == []
+    with pytest.raises(report.SweepError, match="hosts must map"):
+        report.rows(shipped, ["lab1"])
 
 
 def test_rows_and_problems_of_a_multi_instance_service(resolve):
     catalogue = resolve(MULTI_TTS)
-    expected = sweep.endpoints(catalogue, ["alicia_voice"], "app1", service="tts_service")
+    expected = report.endpoints(catalogue, ["alicia_voice"], "app1", service="tts_service")
     results = _probe_results(expected)
     results["results"][1].update({"status": "unreachable", "error": "connection refused", "http_status": None})
-    rows = sweep.rows(catalogue, {"app1": {"groups": ["alicia_voice"], "sweep": results}}, service="tts_service")
+    rows = report.rows(catalogue, {"app1": {"groups": ["alicia_voice"], "sweep": results}}, service="tts_service")
     assert [(r["instance"], r["port"], r["status"]) for r in rows] == [
         ("balanced", 8003, "healthy"), ("tts-primary", 8031, "healthy"), ("tts-secondary", 8032, "unreachable")]
-    assert sweep.problems(rows) == ["tts_service instance tts-secondary on app1 port 8032: unreachable "
+    assert report.problems(rows) == ["tts_service instance tts-secondary on app1 port 8032: unreachable "
                                     "(connection refused)"]
 
 
@@ -426,7 +427,7 @@ def test_table_aligns_columns_and_counts():
         {"phase": "observability", "service": "metrics_collector", "instance": "metrics_collector", "host": "lab1",
          "port": 8024, "status": "healthy", "latency_ms": 3.0, "version": "1.0.0", "broker_connected": True},
     ]
-    assert sweep.table(rows) == [
+    assert report.table(rows) == [
         "phase          service            instance           host  port  status       latency_ms  version"
         "  broker_connected",
         "broker         mqtt_broker        mqtt_broker        lab1  1883  healthy             1.0  -        -",
@@ -435,13 +436,13 @@ def test_table_aligns_columns_and_counts():
         "observability  metrics_collector  metrics_collector  lab1  8024  healthy             3.0  1.0.0    true",
         "4 checked, 2 healthy, 1 unhealthy, 1 unreachable",
     ]
-    assert sweep.table([]) == [
+    assert report.table([]) == [
         "phase  service  instance  host  port  status  latency_ms  version  broker_connected",
         "0 checked, 0 healthy, 0 unhealthy, 0 unreachable"]
-    for line in sweep.table(rows):
+    for line in report.table(rows):
         assert line == line.rstrip()
-    with pytest.raises(sweep.SweepError, match="must be a list"):
-        sweep.table({"rows": []})
+    with pytest.raises(report.SweepError, match="must be a list"):
+        report.table({"rows": []})
 
 
 def test_problems_name_service_instance_host_port_and_reason():
@@ -452,9 +453,9 @@ def test_problems_name_service_instance_host_port_and_reason():
         {"service": "tts_service", "instance": "tts-primary", "host": "lab1", "port": 8103, "status": "unhealthy",
          "error": None},
     ]
-    assert sweep.problems(rows) == [
+    assert report.problems(rows) == [
         "tts_service on lab2 port 8003: unreachable (connection refused)",
         "tts_service instance tts-primary on lab1 port 8103: unhealthy (no reason given)"]
-    assert sweep.problems(rows[:1]) == []
-    assert sweep.problems([]) == [
+    assert report.problems(rows[:1]) == []
+    assert report.problems([]) == [
         "nothing checked: no host of this run runs a service with a health check or the broker"]
