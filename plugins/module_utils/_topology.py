@@ -349,8 +349,8 @@ def _host_lines(host):
     edge = host.get("mqtt")
     if edge:
         lines.append(("rule", None, None))
-        lines.append(("muted", "services -> MQTT %s%s%s" % (edge["address"] or "(no broker host)", _port(edge["port"]),
-                                                             " (local broker)" if edge["local"] else ""), None))
+        where = "%s%s" % (edge["address"] or "(no broker host)", _port(edge["port"]))
+        lines.append(("muted", "services -> MQTT %s%s" % (where, " (local broker)" if edge["local"] else ""), None))
     firewall = host["firewall"]
     lines.append(("rule", None, None))
     if firewall["managed"]:
@@ -417,8 +417,8 @@ def _legend(topology):
                 for index, text in enumerate(_wrap(names, LEGEND_WRAP)):
                     lines.append(("indent", ("%s on " % value if not index else "    ") + text))
         else:
-            lines.append((label, "%s: %s (%s)" % (label, ", ".join(networks or []) or
-                                                   "none set: closed to other hosts", variable)))
+            shown = ", ".join(networks or []) or "none set: closed to other hosts"
+            lines.append((label, "%s: %s (%s)" % (label, shown, variable)))
     extra = [("any", "any: every source"), ("cidrs", "cidrs: the entry's own firewall.allow_from list"),
              ("closed", "(none set): the variable is empty, the port is closed to other hosts"),
              ("off", "not filtered: the host's firewall is not managed by network_hardening")]
@@ -507,14 +507,13 @@ def svg(topology, columns=COLUMNS):
         bx, by = positions[edges[0]["to"]]
         target_y = by + LINE + PAD + LINE // 2
         bus_x = bx + width + BUS_GUTTER
-        drawn_rows = sorted(set(positions[e["from"]][1] for e in edges if not any(
-            h["name"] == e["from"] and h["broker"] for h in hosts)))
-        lowest = max(drawn_rows + [target_y]) - GAP // 2 if drawn_rows else target_y
+        # Edges come from hosts of the grid only (a broker host's services are local).
+        drawn_rows = sorted(set(positions[e["from"]][1] for e in edges))
+        lowest = max(max(drawn_rows) - GAP // 2, target_y)
         stroke = 'stroke="%s" stroke-width="2" fill="none"' % MQTT_COLOUR
-        out.append('<path d="M %g %g L %g %g" %s marker-end="url(#arrow)"/>' % (bus_x, target_y, bx + width,
-                                                                               target_y, stroke))
-        out.append('<path d="M %g %g L %g %g" %s/>' % (bus_x, min(target_y, top), bus_x, max(lowest, target_y),
-                                                       stroke))
+        out.append('<path d="M %g %g L %g %g" %s marker-end="url(#arrow)"/>'
+                   % (bus_x, target_y, bx + width, target_y, stroke))
+        out.append('<path d="M %g %g L %g %g" %s/>' % (bus_x, min(target_y, top), bus_x, lowest, stroke))
         out.append(_text(bx + width + 14, target_y - 6, "MQTT%s" % _port(topology["broker"]["port"]),
                          colour=MQTT_COLOUR, weight="bold", size=11))
         for row_y in drawn_rows:
@@ -523,8 +522,6 @@ def svg(topology, columns=COLUMNS):
             out.append('<path d="M %g %g L %g %g" %s/>' % (bus_x, channel, right, channel, stroke))
         for edge in edges:
             x, y = positions[edge["from"]]
-            if x < bus_x:
-                continue  # another broker host: the arrow is drawn from the bus
             out.append('<path d="M %g %g L %g %g" %s/>' % (x + width // 2, y - GAP // 2, x + width // 2, y, stroke))
 
     for host in hosts:
