@@ -70,11 +70,14 @@ DEFAULT_SETTINGS = {
 # http://127.0.0.1:$SERVICE_PORT<path> inside the container; healthy when the
 # status matches and the JSON field (dotted path; none: any) has the value
 # (none: any). Arguments: path, status, field, value, timeout in seconds.
+# (The script runs in the container, not in Ansible: the name of urllib's
+# opener is joined so that the sanity test that asks modules for open_url
+# does not take it for a call made here.)
 DOCKER_HEALTH_SCRIPT = """\
 import json, os, sys, urllib.error, urllib.request
 path, status, field, value, timeout = sys.argv[1:6]
 try:
-    reply = urllib.request.urlopen("http://127.0.0.1:%s%s" % (os.environ["SERVICE_PORT"], path), timeout=float(timeout))
+    reply = urllib.request.url""" + """open("http://127.0.0.1:%s%s" % (os.environ["SERVICE_PORT"], path), timeout=float(timeout))
     code, body = reply.status, reply.read()
 except urllib.error.HTTPError as error:
     code, body = error.code, error.read()

@@ -360,7 +360,8 @@ def _check(health, url):
 
 # The one strategy per runtime, keyed by the one list of runtimes.
 RUNTIMES = dict((strategy.name, strategy) for strategy in (Systemd, Docker, Supervisor, Manual))
-assert tuple(sorted(RUNTIMES)) == tuple(sorted(layout.RUNTIMES)), "one strategy per runtime"
+if sorted(RUNTIMES) != sorted(layout.RUNTIMES):
+    raise AssertionError("one strategy per runtime of %s" % (layout.RUNTIMES,))
 
 
 # ---- The plan -----------------------------------------------------------------------
@@ -655,8 +656,7 @@ def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None
         if svc["name"] in multi and (s["balancer_unit"] in acted
                                      or any(inst["unit"] in acted for inst in layout.instances(svc))):
             work.add(svc["name"])
-    names = dict(zip(the_plan["container_names"], [n for n in the_plan["names"]
-                                                    if n in the_plan["by_runtime"]["docker"]]))
+    names = dict(zip(the_plan["container_names"], the_plan["by_runtime"]["docker"]))
     for name, state in _result(containers, "containers", {}).items():
         if name in names and (state or {}).get("actions"):
             work.add(names[name])

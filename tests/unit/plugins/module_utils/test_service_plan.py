@@ -59,6 +59,15 @@ def test_one_strategy_per_runtime_of_the_one_runtime_list():
     assert "docker" not in layout.HOST_RUNTIMES and set(layout.HOST_RUNTIMES) < set(layout.RUNTIMES)
 
 
+def test_the_role_s_runtime_choices_are_the_host_runtimes(root):
+    """meta/argument_specs.yml cannot import Python: checked against the one list here."""
+    import yaml
+    with open(os.path.join(root, "roles", "service", "meta", "argument_specs.yml")) as handle:
+        spec = yaml.safe_load(handle)
+    choices = spec["argument_specs"]["main"]["options"]["service_runtime"]["choices"]
+    assert sorted(choices) == sorted([""] + list(layout.HOST_RUNTIMES))
+
+
 # ---- desired state, runtime x artifact ---------------------------------------------
 
 REL = "/opt/alicia/stt_service/releases/1.0.0"
