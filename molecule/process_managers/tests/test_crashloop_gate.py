@@ -37,7 +37,10 @@ def gate(*endpoints):
     args = {"endpoints": list(endpoints), "timeout": TIMEOUT}
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
            HOST, "-m", "alicia.platform.health_gate", "-a", json.dumps(args)]
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
+    # The module count callback reports elsewhere than the idempotence run's count (a test reads that).
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1",
+               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"],
+                                                     "crashloop_count.json"))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
                           timeout=TIMEOUT + 120, check=False)
     # The JSON report, whatever other callbacks print around it.
@@ -66,6 +69,7 @@ def test_a_unit_that_exits_at_start_fails_the_gate_after_two_restarts(host):
         host.run("rm -rf %s && systemctl daemon-reload && systemctl reset-failed %s; systemctl restart %s",
                  dropin, unit, unit)
     assert wait_until(lambda: healthy(host, name), 60), "%s not healthy again" % name
+    assert host.run("systemctl is-active %s", unit).stdout.strip() == "active"
 
 
 def test_a_program_that_exits_at_start_fails_the_gate_in_backoff(host):
@@ -86,4 +90,7 @@ def test_a_program_that_exits_at_start_fails_the_gate_in_backoff(host):
         assert "supervisor program %s keeps exiting (BACKOFF" % program in result["msg"], result["msg"]
     finally:
         host.run("cp -p %s %s && rm -f %s && supervisorctl update", saved, conf, saved)
+    # RUNNING (past startsecs) as the other tests expect it, and healthy.
+    assert wait_until(lambda: host.run("supervisorctl status %s", program).stdout.split()[1:2] == ["RUNNING"], 60), \
+        host.run("supervisorctl status %s", program).stdout
     assert wait_until(lambda: healthy(host, name), 60), "%s not healthy again" % name
