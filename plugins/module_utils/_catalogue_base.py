@@ -16,7 +16,13 @@ import posixpath
 import re
 
 DEFAULT_PHASES = ("core", "management", "voice", "devices", "advanced", "observability")
+# The one list of runtimes (the service role has one strategy per name:
+# module_utils/_service_plan.py RUNTIMES).
 DEFAULT_RUNTIMES = ("systemd", "supervisor", "manual", "docker")
+# The runtimes whose process binds on the host's network (it binds the port it
+# is reached at), which a host may also force on all its services
+# (service_runtime): all but docker, which needs its network and images.
+HOST_RUNTIMES = tuple(runtime for runtime in DEFAULT_RUNTIMES if runtime != "docker")
 DEPENDENCY_TYPES = ("required", "optional")
 KINDS = ("service", "broker")
 

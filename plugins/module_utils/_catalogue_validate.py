@@ -26,6 +26,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     DEFAULT_PHASES,
     DEFAULT_RUNTIMES,
     DEPENDENCY_TYPES,
+    HOST_RUNTIMES,
     INSTANCE_NAME,
     INSTANCE_NAME_PATTERN,
     KINDS,
@@ -481,7 +482,7 @@ def _check_systemd(name, entry, errors):
 
 # What the service role deploys today; anything else fails preflight rather
 # than being deployed differently from what the catalogue says.
-SERVICE_RUNTIMES = ("systemd", "docker", "supervisor", "manual")
+SERVICE_RUNTIMES = DEFAULT_RUNTIMES
 ARTIFACT_TYPES = ("reference", "command", "python_app", "container")
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -696,7 +697,7 @@ def _check_docker(name, entry, errors):
 # Runtimes whose process binds on the host's network: it binds the port it is
 # reached at. Only docker maps one port to another (published port ->
 # container listen_port).
-HOST_NETWORK_RUNTIMES = ("systemd", "supervisor", "manual")
+HOST_NETWORK_RUNTIMES = HOST_RUNTIMES
 
 
 def _valid_port(value):
@@ -761,8 +762,8 @@ def restart_problems(restart):
 
 
 # The runtimes a host variable (service_runtime) may force on every service
-# of a host: the host-network ones (docker needs its network and images).
-HOST_RUNTIMES = ("systemd", "supervisor", "manual")
+# of a host: the host-network ones (docker needs its network and images),
+# HOST_RUNTIMES of _catalogue_base.
 
 
 def host_runtime_errors(value, host=None, catalogue=None, group_names=None):

@@ -19,14 +19,13 @@ import hashlib
 import json
 import os
 
-from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES, HOST_RUNTIMES
 
 # The one list of runtimes a service runs under (the catalogue's
 # DEFAULT_RUNTIMES, which validation checks entries against);
 # _service_plan.RUNTIMES holds one strategy per name.
 RUNTIMES = DEFAULT_RUNTIMES
-# The runtimes a host can force on every one of its services (service_runtime).
-HOST_RUNTIMES = tuple(r for r in RUNTIMES if r != "docker")
+# HOST_RUNTIMES (imported): the runtimes a host can force on every one of its services (service_runtime).
 ARTIFACTS = ("reference", "command", "python_app", "container")
 
 REFERENCE_SCRIPT = "alicia_reference_service.py"

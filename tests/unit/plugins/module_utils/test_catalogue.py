@@ -195,7 +195,7 @@ def test_runtimes_parameter(resolve):
     # A runtime the caller knows but the service role does not deploy, or an unknown one.
     message, _exc = only_error(catalogue, runtimes=("systemd", "docker", "kubernetes"))
     assert message.startswith("catalogue: service 'tts_service' field 'runtime': runtime 'kubernetes' is not "
-                              "supported for services yet (supported: systemd, docker"), message
+                              "supported for services yet (supported: systemd, supervisor, manual, docker)"), message
     message, _exc = only_error(catalogue, runtimes=("systemd",))
     assert "field 'runtime': unknown runtime 'kubernetes' (known: systemd)" in message
 
