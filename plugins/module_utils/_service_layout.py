@@ -20,6 +20,7 @@ import json
 import os
 
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES, HOST_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._sweep_report import BALANCED, service_instances
 
 # The one list of runtimes a service runs under (the catalogue's
 # DEFAULT_RUNTIMES, which validation checks entries against);
@@ -312,11 +313,17 @@ def host_endpoints(entries, host, runners=None, instance="", address="127.0.0.1"
         if not health:
             continue
         path = health.get("path", "/health")
-        probes = [(svc["name"], svc["port"], runners.get(svc["name"], {}))]
-        if instances(svc) and svc.get("runtime") == "systemd":
-            probes = [(inst["name"], inst["listen_port"], {"unit": inst["unit"]}) for inst in instances(svc)
-                      if instance in ("", inst["name"])]
-            probes.append((svc["name"], svc["port"], {"unit": balancer_unit}))
+        units = dict((inst["name"], inst["unit"]) for inst in instances(svc))
+        probes = []
+        # Which instances a service runs and where each is reached: the sweep's one definition.
+        for probe in service_instances(svc):
+            if probe["instance"] == BALANCED:
+                probes.append((svc["name"], probe["port"], {"unit": balancer_unit}))
+            elif probe["instance"] in units:
+                if instance in ("", probe["instance"]):
+                    probes.append((probe["instance"], probe["port"], {"unit": units[probe["instance"]]}))
+            else:
+                probes.append((svc["name"], probe["port"], runners.get(svc["name"], {})))
         for name, port, runner in probes:
             endpoint = {"service": name, "host": host}
             endpoint.update(health_probe(health, "http://%s:%s%s" % (address, port, path)))
