@@ -34,8 +34,9 @@ description:
     deployments and are not recorded.
   - B(Gates) - every C(alicia.platform.health_gate) result - per endpoint its
     service, host, healthy, attempts and time-to-healthy, the error (at most
-    300 characters) when it was not healthy. A service an unhealthy gate names
-    is a failed deployment on that host.
+    300 characters) when it was not healthy. An unhealthy endpoint of the host
+    the gate ran on is a failed deployment of its service there (an unhealthy
+    dependency on another host is only a failed gate).
   - B(Failures) - every failed result not ignored with C(ignore_errors), and
     every unreachable host - host, phase, task name and the result's C(msg)
     (at most 300 characters).
@@ -440,7 +441,12 @@ class DeployReport(object):
             gate.update(host=host, phase=self._phase(), rollback=rollback)
             self.gates.append(gate)
             if not rollback:
-                for name in gate["unhealthy"]:
+                # A deployment failed where its endpoint runs: this host's services, not the
+                # remote dependencies a gate may wait for (those stay a failed gate).
+                names = [e["service"] for e in gate["endpoints"] if not e["healthy"] and e["host"] in (host, "?")]
+                if not gate["endpoints"]:
+                    names = gate["unhealthy"]
+                for name in names:
                     self._service(host, name)["failed"] = True
 
     def _service(self, host, name):

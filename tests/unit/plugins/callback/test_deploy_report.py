@@ -269,6 +269,10 @@ def test_failures_unreachable_and_an_unhealthy_gate():
           gate_result([endpoint("tts_service", "lab1", healthy=False, attempts=12,
                                 error="unit alicia-tts_service.service keeps exiting, last exit status=1/FAILURE")],
                       elapsed=11.0), status="failed", seconds=11.0)
+    # a gate on lab3 waiting for a dependency on lab1: a failed gate, not a failed deployment on lab3
+    d.run("lab3", Task("Service | remote dependencies", GATE),
+          gate_result([endpoint("broker_bridge", "lab1", healthy=False, attempts=5, error="connection refused")],
+                      elapsed=5.0), status="ignored")
     d.run("lab2", Task("Service | units", UNITS), {"unreachable": True, "msg": "ssh: connect to host lab2 port 22"},
           status="unreachable")
     d.run("lab3", Task("Probe something"), {"failed": True, "msg": "ignored, not a failure"}, status="ignored")
@@ -286,7 +290,10 @@ def test_failures_unreachable_and_an_unhealthy_gate():
     ]
     assert report["failures"][0]["message"] == "health gate: 1 endpoints unhealthy"
     assert report["failures"][1]["message"] == "ssh: connect to host lab2 port 22"
-    (gate,) = report["gates"]
+    gate, remote = report["gates"]
+    assert remote["host"] == "lab3" and remote["healthy"] is False and remote["unhealthy"] == ["broker_bridge"]
+    assert "broker_bridge" not in report["services"]["lab3"] and "lab1" not in [
+        h for h, s in report["services"].items() if "broker_bridge" in s]
     assert gate["healthy"] is False and gate["unhealthy"] == ["tts_service"]
     assert gate["endpoints"] == [{"service": "tts_service", "host": "lab1", "healthy": False, "attempts": 12,
                                   "time_to_healthy": None,
@@ -297,7 +304,7 @@ def test_failures_unreachable_and_an_unhealthy_gate():
     assert report["phases"][0]["failed_hosts"] == ["lab1", "lab2", "lab3"]
     totals = report["totals"]
     assert (totals["deployments"], totals["successful"], totals["failed"]) == (2, 0, 2)
-    assert (totals["gates"], totals["gates_unhealthy"], totals["task_failures"]) == (1, 1, 3)
+    assert (totals["gates"], totals["gates_unhealthy"], totals["task_failures"]) == (2, 2, 3)
     assert (totals["hosts"], totals["hosts_failed"]) == (3, 3)
     lines = d.summary()
     assert lines[0].startswith("deploy.yml: failed in")
