@@ -5,7 +5,8 @@ outsider container on the same network probes what the platform exposes.
 Checked by behaviour: where each unit runs, /health over the services' own
 broker connection (across hosts), MQTT credentials across hosts, firewalls
 that trust only the platform addresses, the cross-host dependency gate of the
-service role, and the re-run budget of each host.
+service role, a phase failed on one host stopping the next phase on the
+other (unless alicia_partial_rollout), and the re-run budget of each host.
 """
 
 import json
@@ -373,32 +374,53 @@ def test_a_run_limited_to_one_application_host_touches_only_it():
 
 STOP_TASK = "Phase 4 | devices | stop here when an earlier phase failed on any host"
 DEVICES_TASK = "Phase 4 | devices | the phase's services on this host, gated"
+VOICE_PASSED_TASK = "Phase 3 | voice | this host passed the phase"
 
 
 def phase_fault_overrides():
-    """The scenario's overrides (two TTS instances) plus: stt_service (voice, app1)
-    answers unhealthy, and device_manager (devices, app2) gets a new environment
-    variable, so a devices phase that runs on app2 changes and restarts it."""
+    """The scenario's overrides (two TTS instances) plus: the voice services in a
+    group of app1 only (so that app2, added to alicia_voice by
+    VOICE_ON_BOTH, runs the voice phase with nothing to deploy and passes it),
+    stt_service (voice, app1) answering unhealthy, and device_manager
+    (devices, app2) with a new environment variable, so a devices phase that
+    runs on app2 changes and restarts it."""
     with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "catalogue_overrides.yml")) as handle:
         overrides = yaml.safe_load(handle)
-    overrides["stt_service"] = {"env": {"ALICIA_FAULT_UNHEALTHY": "1"}}
+    for name in SERVICES:
+        if CATALOGUE[name]["phase"] == "voice":
+            overrides.setdefault(name, {})["group"] = "multihost_voice_app1"
+    overrides["stt_service"]["env"] = {"ALICIA_FAULT_UNHEALTHY": "1"}
     overrides["device_manager"] = {"env": {"MULTIHOST_PHASE_TEST": "1"}}
     return {"catalogue_overrides": overrides, "service_gate_timeout": 8}
+
+
+# A second inventory source for those runs: the voice phase on both app hosts
+# (app1 runs its services, app2 none), so that it can fail on one host and
+# pass on the other: when a phase's every host fails, Ansible itself ends the run.
+VOICE_ON_BOTH = {"all": {"children": {
+    "alicia_voice": {"hosts": {APP2: None}},
+    "multihost_voice_app1": {"hosts": {APP1: None}},
+}}}
 
 
 def phase_test_env(app2):
     return app2.run("grep -c MULTIHOST_PHASE_TEST /etc/alicia/device_manager.env").stdout.strip()
 
 
-def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_every_host(app1, app2):
-    """The voice phase (app1) fails its gate: the devices phase (app2) does not
-    start, and the run names the host, the phase and the failure. With
-    alicia_partial_rollout the devices phase goes on on app2 (the control: the
-    same run does change app2 when it is let through). Then everything back."""
+def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_every_host(app1, app2, tmp_path):
+    """The voice phase fails its gate on app1 and passes on app2: the devices
+    phase (app2) does not start, and the run names the host, the phase and
+    the failure. With alicia_partial_rollout the devices phase goes on on app2
+    (the control: the same run does change app2 when it is let through).
+    Then everything back."""
+    extra = tmp_path / "voice-on-both.yml"
+    extra.write_text(yaml.safe_dump(VOICE_ON_BOTH))
     before = main_pid(app2, "device_manager")
     try:
-        rc, out = converge("--tags", "voice,devices", extra_vars=phase_fault_overrides())
+        rc, out = converge("-i", str(extra), "--tags", "voice,devices", extra_vars=phase_fault_overrides())
         assert rc != 0, out[-3000:]
+        passed = task_block(out, VOICE_PASSED_TASK)
+        assert passed is not None and "ok: [%s]" % APP2 in passed, out[-3000:]
         stop = task_block(out, STOP_TASK)
         assert stop is not None and "fatal: [%s]" % APP2 in stop, out[-3000:]
         said = " ".join(stop.split())  # the YAML result format wraps long messages
@@ -409,14 +431,14 @@ def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_e
 
         # Partial rollout: the failed host is left out, the others go on.
         partial = dict(phase_fault_overrides(), alicia_partial_rollout=True)
-        rc, out = converge("--tags", "voice,devices", extra_vars=partial)
+        rc, out = converge("-i", str(extra), "--tags", "voice,devices", extra_vars=partial)
         assert rc != 0, out[-3000:]
         stop = task_block(out, STOP_TASK)
         assert stop is not None and "fatal:" not in stop, out[-3000:]
         assert task_block(out, DEVICES_TASK) is not None, out[-3000:]
         assert phase_test_env(app2) == "1" and main_pid(app2, "device_manager") not in (0, before)
     finally:
-        # Back to the converged state on both hosts.
+        # Back to the converged state on both hosts (the scenario's inventory only).
         rc, out = converge("--tags", "voice,devices")
     assert rc == 0, out[-3000:]
     assert health(app1, ["stt_service"])["stt_service"].get("status") == "healthy"
