@@ -377,19 +377,20 @@ DEVICES_TASK = "Phase 4 | devices | the phase's services on this host, gated"
 VOICE_PASSED_TASK = "Phase 3 | voice | this host passed the phase"
 
 
-def phase_fault_overrides():
+def phase_fault_overrides(run):
     """The scenario's overrides (two TTS instances) plus: the voice services in a
     group of app1 only (so that app2, added to alicia_voice by
     VOICE_ON_BOTH, runs the voice phase with nothing to deploy and passes it),
-    stt_service (voice, app1) answering unhealthy, and device_manager
-    (devices, app2) with a new environment variable, so a devices phase that
-    runs on app2 changes and restarts it."""
+    stt_service (voice, app1) answering unhealthy, with an environment that
+    differs from the last ``run``'s (a phase only gates what it changed), and
+    device_manager (devices, app2) with a new environment variable, so a
+    devices phase that runs on app2 changes and restarts it."""
     with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars", "catalogue_overrides.yml")) as handle:
         overrides = yaml.safe_load(handle)
     for name in SERVICES:
         if CATALOGUE[name]["phase"] == "voice":
             overrides.setdefault(name, {})["group"] = "multihost_voice_app1"
-    overrides["stt_service"]["env"] = {"ALICIA_FAULT_UNHEALTHY": "1"}
+    overrides["stt_service"]["env"] = {"ALICIA_FAULT_UNHEALTHY": "1", "MULTIHOST_PHASE_RUN": str(run)}
     overrides["device_manager"] = {"env": {"MULTIHOST_PHASE_TEST": "1"}}
     return {"catalogue_overrides": overrides, "service_gate_timeout": 8}
 
@@ -417,7 +418,7 @@ def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_e
     extra.write_text(yaml.safe_dump(VOICE_ON_BOTH))
     before = main_pid(app2, "device_manager")
     try:
-        rc, out = converge("-i", str(extra), "--tags", "voice,devices", extra_vars=phase_fault_overrides())
+        rc, out = converge("-i", str(extra), "--tags", "voice,devices", extra_vars=phase_fault_overrides(1))
         assert rc != 0, out[-3000:]
         passed = task_block(out, VOICE_PASSED_TASK)
         assert passed is not None and "ok: [%s]" % APP2 in passed, out[-3000:]
@@ -430,9 +431,10 @@ def test_a_phase_that_fails_on_one_host_stops_the_run_before_the_next_phase_on_e
         assert phase_test_env(app2) == "0" and main_pid(app2, "device_manager") == before
 
         # Partial rollout: the failed host is left out, the others go on.
-        partial = dict(phase_fault_overrides(), alicia_partial_rollout=True)
+        partial = dict(phase_fault_overrides(2), alicia_partial_rollout=True)
         rc, out = converge("-i", str(extra), "--tags", "voice,devices", extra_vars=partial)
-        assert rc != 0, out[-3000:]
+        assert rc != 0, out[-3000:]  # app1 failed the voice phase again
+        assert "phase voice failed on %s" % APP1 in " ".join(out.split()), out[-3000:]
         stop = task_block(out, STOP_TASK)
         assert stop is not None and "fatal:" not in stop, out[-3000:]
         assert task_block(out, DEVICES_TASK) is not None, out[-3000:]
