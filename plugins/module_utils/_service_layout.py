@@ -19,14 +19,16 @@ import hashlib
 import json
 import os
 
-from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES, HOST_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES
+from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import HOST_RUNTIMES as _HOST_RUNTIMES
 from ansible_collections.alicia.platform.plugins.module_utils._sweep_report import BALANCED, service_instances
 
 # The one list of runtimes a service runs under (the catalogue's
 # DEFAULT_RUNTIMES, which validation checks entries against);
 # _service_plan.RUNTIMES holds one strategy per name.
 RUNTIMES = DEFAULT_RUNTIMES
-# HOST_RUNTIMES (imported): the runtimes a host can force on every one of its services (service_runtime).
+# The runtimes a host can force on every one of its services (service_runtime).
+HOST_RUNTIMES = _HOST_RUNTIMES
 ARTIFACTS = ("reference", "command", "python_app", "container")
 
 REFERENCE_SCRIPT = "alicia_reference_service.py"
