@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint changelog-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ unit-then-compat: venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory compat
 
-lint: yamllint ansible-lint graph-check content-check docs-lint ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint
+lint: yamllint ansible-lint graph-check content-check docs-lint changelog-lint ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint, changelog fragments
 
 # README.md's "Included content" table lists every module, filter, callback,
 # role and playbook: fails naming what is missing or extra.
@@ -66,6 +66,11 @@ content-check: venv
 # ansible-doc renders every module, filter, callback and role.
 docs-lint: venv
 	bash scripts/docs-lint.sh
+
+# antsibull-changelog: changelogs/config.yaml, changelog.yaml and every
+# fragment in changelogs/fragments (one per change) are well-formed.
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
 
 yamllint: venv
 	yamllint --strict .
