@@ -6,6 +6,9 @@ the one copy of the start/stop/status logic) for a list of services, in
 dependency order, each at most once per verb: status first, then only what
 differs (start what does not run or is unhealthy, restart what changed,
 stop, remove). Plain functions over ``run(argv) -> (rc, stdout, stderr)``.
+Every call names the configurations' and the pid files' directories
+(``--config-dir``, ``--run-dir``): the role's settings, not the script's
+defaults.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +19,9 @@ import json
 import re
 
 STATES = ("started", "stopped", "restarted", "absent")
+# The control script's own defaults (alicia-servicectl CONFIG_DIR, RUN_DIR).
+CONFIG_DIR = "/etc/alicia/manual"
+RUN_DIR = "/run/alicia"
 _SERVICE = re.compile(r"^[a-z0-9_]+\Z")
 
 
@@ -25,9 +31,14 @@ class ManualError(Exception):
         self.result = result or {}
 
 
-def call(run, ctl, service, verb):
+def argv(ctl, service, verb, config_dir=CONFIG_DIR, run_dir=RUN_DIR):
+    """The control script's command line: always both directories."""
+    return [ctl, service, verb, "--json", "--config-dir", config_dir, "--run-dir", run_dir]
+
+
+def call(run, ctl, service, verb, config_dir=CONFIG_DIR, run_dir=RUN_DIR):
     """One control script call: its JSON result (rc in ``rc``)."""
-    rc, out, err = run([ctl, service, verb, "--json"])
+    rc, out, err = run(argv(ctl, service, verb, config_dir, run_dir))
     try:
         result = json.loads((out or "").strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -45,14 +56,24 @@ def _names(value, field):
     return list(dict.fromkeys(value))
 
 
-def reconcile(run, ctl, services, state="started", restart=None, absent=None, check_mode=False):
+def _directory(value, field):
+    """An absolute directory path (the control script refuses anything else)."""
+    if not isinstance(value, str) or not value.startswith("/") or "\0" in value:
+        raise ManualError("%s must be an absolute directory path, got %r" % (field, value))
+    return value.rstrip("/") or "/"
+
+
+def reconcile(run, ctl, services, state="started", restart=None, absent=None, check_mode=False,
+              config_dir=CONFIG_DIR, run_dir=RUN_DIR):
     """Bring ``services`` (in dependency order) to ``state``.
 
     started: a running, healthy service not in ``restart`` is left alone;
     one in ``restart`` (its files changed) is restarted; one not running or
     unhealthy is started. stopped/absent: stop what runs (absent also the
     ``absent`` services, whose configuration may be gone). restarted: every
-    service. Returns {changed, actions, services (name -> status after)};
+    service. Every call passes ``config_dir`` (the services' JSON
+    configurations) and ``run_dir`` (the default pid files' directory, used
+    when a configuration is gone). Returns {changed, actions, services (name -> status after)};
     raises ManualError (with that result) naming the services that failed.
     """
     if state not in STATES:
@@ -60,25 +81,26 @@ def reconcile(run, ctl, services, state="started", restart=None, absent=None, ch
     services = _names(services, "services")
     restart = _names(restart or [], "restart")
     absent = _names(absent or [], "absent")
+    dirs = {"config_dir": _directory(config_dir, "config_dir"), "run_dir": _directory(run_dir, "run_dir")}
     if state == "absent":
         absent = list(dict.fromkeys(absent + services))
         services = []
     actions, report, failed = {}, {}, []
     for name in absent:
         if check_mode:
-            current = call(run, ctl, name, "status")
+            current = call(run, ctl, name, "status", **dirs)
             if current.get("running"):
                 actions[name] = ["stopped"]
             report[name] = current
             continue
-        result = call(run, ctl, name, "stop")
+        result = call(run, ctl, name, "stop", **dirs)
         if result.get("failed"):
             failed.append(result["message"])
         elif result.get("action") in ("stopped", "cleaned"):
             actions[name] = [result["action"]]
         report[name] = result
     for name in services:
-        current = call(run, ctl, name, "status")
+        current = call(run, ctl, name, "status", **dirs)
         if current.get("failed"):
             if check_mode and state in ("started", "restarted"):
                 actions[name] = ["started"]
@@ -101,7 +123,7 @@ def reconcile(run, ctl, services, state="started", restart=None, absent=None, ch
         if check_mode:
             report[name] = current
             continue
-        result = call(run, ctl, name, verb)
+        result = call(run, ctl, name, verb, **dirs)
         report[name] = result
         if result.get("failed"):
             failed.append(result["message"])

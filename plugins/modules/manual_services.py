@@ -50,6 +50,21 @@ options:
     description: Path of the control script.
     type: path
     default: /usr/local/sbin/alicia-servicectl
+  config_dir:
+    description:
+      - Directory of the services' configurations (C(<service>.json)), passed to every control script call
+        (C(--config-dir)). The service role passes its C(service_manual_config_dir).
+    type: path
+    default: /etc/alicia/manual
+    version_added: 0.2.0
+  run_dir:
+    description:
+      - Directory of the services' pid files (C(<service>.pid)), passed to every control script call
+        (C(--run-dir)); the script uses it when a configuration does not name its pid file or is gone (stop
+        of a service that left the runtime). The service role passes its C(service_manual_run_dir).
+    type: path
+    default: /run/alicia
+    version_added: 0.2.0
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -73,6 +88,12 @@ EXAMPLES = r"""
   alicia.platform.manual_services:
     services: [metrics_collector, event_scheduler]
     restart: [event_scheduler]
+
+- name: Manual services whose configurations and pid files live elsewhere
+  alicia.platform.manual_services:
+    services: [metrics_collector]
+    config_dir: /opt/alicia/manual
+    run_dir: /var/run/alicia-manual
 """
 
 RETURN = r"""
@@ -91,7 +112,8 @@ services:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.alicia.platform.plugins.module_utils._manual import STATES, ManualError, reconcile
+from ansible_collections.alicia.platform.plugins.module_utils._manual import (
+    CONFIG_DIR, RUN_DIR, STATES, ManualError, reconcile)
 
 
 def run_module():
@@ -102,6 +124,8 @@ def run_module():
             restart=dict(type="list", elements="str", default=[]),
             absent=dict(type="list", elements="str", default=[]),
             ctl=dict(type="path", default="/usr/local/sbin/alicia-servicectl"),
+            config_dir=dict(type="path", default=CONFIG_DIR),
+            run_dir=dict(type="path", default=RUN_DIR),
         ),
         supports_check_mode=True,
     )
@@ -120,7 +144,8 @@ def run_module():
 
     try:
         result = reconcile(run, ctl, params["services"], state=params["state"], restart=params["restart"],
-                           absent=params["absent"], check_mode=module.check_mode)
+                           absent=params["absent"], check_mode=module.check_mode,
+                           config_dir=params["config_dir"], run_dir=params["run_dir"])
     except ManualError as exc:
         module.fail_json(msg="manual_services: %s" % exc, **exc.result)
     module.exit_json(**result)

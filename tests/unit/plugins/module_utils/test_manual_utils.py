@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.alicia.platform.plugins.module_utils._manual import ManualError, reconcile
+from ansible_collections.alicia.platform.plugins.module_utils._manual import CONFIG_DIR, RUN_DIR, ManualError, reconcile
 
 
 class FakeCtl(object):
@@ -16,11 +16,14 @@ class FakeCtl(object):
         # name -> {"running", "healthy", "fail"}
         self.states = states
         self.calls = []
+        self.dirs = []
         self.pid = 100
 
     def run(self, argv):
-        _ctl, name, verb, _json = argv
+        _ctl, name, verb, as_json, config_opt, config_dir, run_opt, run_dir = argv
+        assert (as_json, config_opt, run_opt) == ("--json", "--config-dir", "--run-dir"), argv
         self.calls.append([name, verb])
+        self.dirs.append((config_dir, run_dir))
         state = self.states.setdefault(name, {"running": False, "healthy": False})
         if state.get("fail") and verb in ("start", "restart"):
             return 1, json.dumps({"service": name, "failed": True, "message": "%s: exited with code 3" % name}), ""
@@ -92,7 +95,23 @@ def test_restarted_state_restarts_all():
     assert ctl.calls == [["a", "status"], ["a", "restart"], ["b", "status"], ["b", "restart"]]
 
 
+def test_every_call_names_both_directories():
+    """The role's settings reach every call (status, start, restart, stop, absent's stop), not only some."""
+    ctl = FakeCtl(a=dict(UP), b={"running": False, "healthy": False})
+    reconcile(ctl.run, "ctl", ["a", "b"], restart=["a"], absent=["gone"],
+              config_dir="/srv/alicia/conf", run_dir="/srv/alicia/run")
+    reconcile(ctl.run, "ctl", ["a", "b"], state="stopped", config_dir="/srv/alicia/conf", run_dir="/srv/alicia/run")
+    assert set(verb for _name, verb in ctl.calls) == {"status", "start", "restart", "stop"}
+    assert len(ctl.dirs) == 9 and set(ctl.dirs) == {("/srv/alicia/conf", "/srv/alicia/run")}, ctl.calls
+    ctl = FakeCtl(a=dict(UP))
+    reconcile(ctl.run, "ctl", ["a"], check_mode=True)
+    assert ctl.dirs == [(CONFIG_DIR, RUN_DIR)] == [("/etc/alicia/manual", "/run/alicia")]
+
+
 def test_bad_input():
+    for field in ("config_dir", "run_dir"):
+        with pytest.raises(ManualError, match="%s must be an absolute directory path" % field):
+            reconcile(FakeCtl().run, "ctl", ["a"], **{field: "relative/dir"})
     with pytest.raises(ManualError, match="not a catalogue service name"):
         reconcile(FakeCtl().run, "ctl", ["Bad-Name"])
     with pytest.raises(ManualError, match="state must be one of"):

@@ -6,7 +6,8 @@ run): supervisor_programs against a fake supervisorctl (a script over
 tests/unit/plugins/fake_supervisor.py), manual_services against the real
 control script (roles/service/files/alicia-servicectl) on a small HTTP
 service, run as a throwaway user through the real setpriv (test_servicectl's
-account and Lab)."""
+account and Lab). The lab's configurations and pid files are not in the
+script's default directories: the module's config_dir and run_dir reach it."""
 
 import json
 import os
@@ -16,7 +17,7 @@ import sys
 import pytest
 
 from ansible_collections.alicia.platform.tests.unit.plugins.fake_supervisor import FakeSupervisor
-from ansible_collections.alicia.platform.tests.unit.plugins.test_servicectl import Lab, account  # noqa: F401
+from ansible_collections.alicia.platform.tests.unit.plugins.test_servicectl import CTL, Lab, account, wait_gone  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(ROOT, ".collections")
@@ -101,7 +102,7 @@ def test_supervisor_programs_without_supervisorctl(tmp_path):
 @pytest.fixture
 def lab(tmp_path, account):
     lab = Lab(tmp_path, account)
-    lab.ctl_path = lab.wrapper(tmp_path / "servicectl")
+    lab.module_args = dict(ctl=CTL, config_dir=str(lab.conf), run_dir=str(lab.run_dir))
     yield lab
     lab.cleanup()
 
@@ -109,7 +110,7 @@ def lab(tmp_path, account):
 def test_manual_services_start_leave_alone_restart_changed_stop(lab):
     lab.add("a")
     lab.add("b")
-    args = dict(services=["a", "b"], ctl=lab.ctl_path)
+    args = dict(services=["a", "b"], **lab.module_args)
     rc, result = run_module(lab.tmp, "manual_services", args, check_mode=True)
     assert rc == 0 and result["actions"] == {"a": ["started"], "b": ["started"]}
     assert not (lab.run_dir / "a.pid").exists()
@@ -128,8 +129,31 @@ def test_manual_services_start_leave_alone_restart_changed_stop(lab):
 
 def test_manual_services_failure_names_the_service_with_its_log(lab):
     lab.add("crash", env={"CRASH": "1"})
-    rc, result = run_module(lab.tmp, "manual_services", dict(services=["crash"], ctl=lab.ctl_path))
+    rc, result = run_module(lab.tmp, "manual_services", dict(services=["crash"], **lab.module_args))
     assert rc == 1 and "crash: exited with code 3" in result["msg"] and "fatal: cannot start" in result["msg"]
+
+
+def test_manual_services_other_directories_reach_the_script(lab):
+    """config_dir and run_dir on every call: the script reads the configuration
+    in config_dir, writes and reads a pid file in run_dir when the
+    configuration names none, and stops a service whose configuration is gone
+    (it left the runtime) through run_dir's pid file."""
+    data = lab.add("a")
+    del data["pid_file"]
+    (lab.conf / "a.json").write_text(json.dumps(data))
+    args = dict(services=["a"], **lab.module_args)
+    rc, result = run_module(lab.tmp, "manual_services", dict(services=["a"], ctl=CTL))
+    assert rc == 1 and "cannot read the configuration /etc/alicia/manual/a.json" in result["msg"], result
+    rc, result = run_module(lab.tmp, "manual_services", args)
+    assert rc == 0 and result["actions"] == {"a": ["started"]}, result
+    pid = result["services"]["a"]["pid"]
+    assert (lab.run_dir / "a.pid").read_text().strip() == str(pid)
+    rc, result = run_module(lab.tmp, "manual_services", args)
+    assert rc == 0 and not result["changed"] and result["services"]["a"]["pid"] == pid
+    (lab.conf / "a.json").unlink()
+    rc, result = run_module(lab.tmp, "manual_services", dict(services=[], absent=["a"], **lab.module_args))
+    assert rc == 0 and result["actions"] == {"a": ["stopped"]}, result
+    assert not (lab.run_dir / "a.pid").exists() and wait_gone(pid)
 
 
 def test_manual_services_without_the_script(tmp_path):
