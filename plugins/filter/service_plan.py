@@ -63,6 +63,10 @@ def service_unhealthy_logs(plan, unhealthy=None, containers=None):
     return _wrap("unhealthy_logs", native(plan), native(unhealthy), native(containers))
 
 
+def service_gate_failed_argv(plan, unhealthy=None, containers=None, lines=15):
+    return _wrap("gate_failed_argv", native(plan), native(unhealthy), native(containers), native(lines))
+
+
 def service_remote_endpoints(plan, catalogue, hostvars=None, groups=None):
     return _wrap("remote_endpoints", native(plan), native(catalogue), hostvars=hostvars, groups=native(groups))
 
@@ -78,5 +82,6 @@ class FilterModule(object):
             "service_plan_work": service_plan_work,
             "service_restart_report": service_restart_report,
             "service_unhealthy_logs": service_unhealthy_logs,
+            "service_gate_failed_argv": service_gate_failed_argv,
             "service_remote_endpoints": service_remote_endpoints,
         }

@@ -64,6 +64,7 @@ DEFAULT_SETTINGS = {
     "manual_config_dir": "/etc/alicia/manual",
     "manual_run_dir": "/run/alicia",
     "gate_timeout": 90,
+    "gate_failed_dir": "/var/lib/alicia/gate-failed",
     "keep_releases": 3,
     "purge": False,
 }
@@ -128,6 +129,11 @@ def home(svc, s):
 
 def data_dir(svc, s):
     return "%s/%s" % (s["data_dir"], svc["name"])
+
+
+def gate_marker(name, s):
+    """The marker a failed health gate leaves for service ``name`` (the next run restarts and gates it again)."""
+    return "%s/%s" % (s["gate_failed_dir"], name)
 
 
 def env_file(name, s):

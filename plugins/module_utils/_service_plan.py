@@ -111,6 +111,20 @@ class Systemd(object):
         return files
 
 
+def gate_key(svc, keys):
+    """Every runtime: the marker a failed health gate left (gate.yml), removed; its
+    follow-up is the service's own restart, so the run restarts it and gates it
+    again (a failed deploy is never reported a success by the next run)."""
+    own = keys[svc["name"]]
+    return _key(keys, svc["name"] + ":gate", svc["name"], "gate_failed", "restart", own["followup"], own["target"])
+
+
+def gate_files(entries, s):
+    """The failed-gate markers of ``entries``, each wanted absent, keyed by ``gate_key``."""
+    return [{"path": layout.gate_marker(svc["name"], s), "state": "absent", "key": svc["name"] + ":gate"}
+            for svc in entries]
+
+
 def _left_unit(svc, keys):
     """A unit left by the systemd runtime, removed (its service then stopped)."""
     return {"path": layout.unit_path(svc["unit"]), "state": "absent",
@@ -402,6 +416,7 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
     keys = {}
     for svc in entries:
         RUNTIMES[svc["runtime"]].keys(svc, s, keys)
+        gate_key(svc, keys)
 
     # Artifact python_app: one virtualenv per distinct requirements, its wheelhouse once.
     venv_of = dict((svc["name"], layout.venv_spec(svc, s)) for svc in python)
@@ -497,7 +512,8 @@ def removed_files(entries, s):
                   {"path": "%s/%s.json" % (s["config_dir"], svc["name"]), "state": "absent"},
                   {"path": layout.home(svc, s), "state": "absent"},
                   {"path": Supervisor.section(svc, s), "state": "absent"},
-                  {"path": Manual.config_path(svc, s), "state": "absent"}]
+                  {"path": Manual.config_path(svc, s), "state": "absent"},
+                  {"path": layout.gate_marker(svc["name"], s), "state": "absent"}]
         if layout.truthy(s["purge"]):
             files.append({"path": layout.data_dir(svc, s), "state": "absent"})
     return files
@@ -573,6 +589,7 @@ def files(the_plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broke
         batch += Manual.files(svc, s, ctx)
     for svc in entries:
         batch += Manual.leftover(svc, s, keys)
+    batch += gate_files(entries, s)
     return _dedupe(batch)
 
 
@@ -645,7 +662,7 @@ def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None
     work = set()
     for key in changed:
         info = keys.get(key) or {}
-        if info.get("kind") == "service":
+        if info.get("kind") in ("service", "gate_failed"):
             work.add(info["service"])
         elif info.get("kind") == "wheelhouse":
             work.update(info.get("services") or [])
@@ -734,6 +751,43 @@ def unhealthy_logs(the_plan, unhealthy=None, containers=None):
     return paths
 
 
+# The failed gate's one command (gate.yml's rescue): the markers of the
+# unhealthy services written (they survive a reboot), then the last lines of
+# their logs. Arguments: the markers' directory, the number of lines, the
+# markers, "--", the logs.
+GATE_FAILED_SCRIPT = """\
+dir=$1 lines=$2
+shift 2
+marked=yes
+mkdir -p "$dir" || marked=no
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+  touch "$1" || marked=no
+  shift
+done
+[ "$#" -gt 0 ] && shift
+[ "$marked" = yes ] || echo "service: could not record the failed gate under $dir: the next run may not gate these services again"
+[ "$#" -eq 0 ] || tail -v -n "$lines" "$@"
+"""
+
+
+def gate_failed_services(the_plan, unhealthy=None):
+    """The services of the run a failed gate named (an instance's or the balanced
+    port's name is its service's), every service of the run when it named none."""
+    unhealthy = set(unhealthy or [])
+    named = [svc["name"] for svc in the_plan["entries"]
+             if svc["name"] in unhealthy or any(inst["name"] in unhealthy for inst in layout.instances(svc))]
+    return named or [svc["name"] for svc in the_plan["entries"]]
+
+
+def gate_failed_argv(the_plan, unhealthy=None, containers=None, lines=15):
+    """gate.yml's rescue, one command: mark each failed service (``gate_failed_services``) and tail its logs."""
+    s = the_plan["settings"]
+    names = gate_failed_services(the_plan, unhealthy)
+    markers = [layout.gate_marker(name, s) for name in names]
+    return (["/bin/sh", "-c", GATE_FAILED_SCRIPT, "alicia-gate-failed", s["gate_failed_dir"], str(int(lines))]
+            + markers + ["--"] + unhealthy_logs(the_plan, names, containers))
+
+
 def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
     """The health endpoints of this run's required dependencies that run on other hosts."""
     if not the_plan["remote_deps"]:
@@ -742,4 +796,4 @@ def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
 
 
 __all__ = ["CatalogueError", "ServicePlanError", "plan", "files", "followups", "plan_work", "restart_report",
-           "unhealthy_logs", "remote_endpoints", "RUNTIMES", "FOLLOWUPS"]
+           "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "RUNTIMES", "FOLLOWUPS"]

@@ -37,6 +37,8 @@ def test_plan_files_and_followups_through_the_filters(resolve, runtime, runner):
     assert work == {"services": ["stt_service"], "phases": ["voice"]}
     assert FILTERS["service_restart_report"](plan)[0].startswith("stt_service on v1: unchanged")
     assert FILTERS["service_unhealthy_logs"](plan, ["stt_service"], {}) in ([], ["/var/log/alicia/stt_service.log"])
+    argv = FILTERS["service_gate_failed_argv"](plan, ["stt_service"], {}, 5)
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[argv.index("--") - 1] == "/var/lib/alicia/gate-failed/stt_service"
     assert FILTERS["service_remote_endpoints"](plan, catalogue, HOSTVARS, GROUPS) == []
 
 

@@ -306,3 +306,86 @@ def test_remote_dependencies_are_gated_from_this_host(resolve):
     endpoints = sp.remote_endpoints(plan, catalogue, hostvars=HOSTVARS, groups=groups)
     assert [e["url"] for e in endpoints] == ["http://10.0.0.2:8001/health", "http://10.0.0.2:8002/health",
                                              "http://10.0.0.2:8003/health"]
+
+
+# ---- a failed health gate's marker (the next run restarts and gates the service again) ------
+
+# runtime, the follow-up of the service's marker and its target.
+GATE_CASES = [
+    ("systemd", "units_restart", "alicia-stt_service.service"),
+    ("docker", "containers_restart", "alicia_stt_service"),
+    ("supervisor", "programs_restart", "alicia-stt_service"),
+    ("manual", "manual_restart", "stt_service"),
+]
+
+
+@pytest.mark.parametrize("runtime, followup, target", GATE_CASES, ids=[c[0] for c in GATE_CASES])
+def test_every_runtime_wants_the_failed_gate_marker_absent_and_restarts_the_service(resolve, runtime, followup,
+                                                                                    target):
+    _, plan, files = build(resolve, {"stt_service": {"runtime": runtime}}, ["stt_service", "ai_service"])
+    assert [f for f in files if f.get("key") == "stt_service:gate"] == [
+        {"path": "/var/lib/alicia/gate-failed/stt_service", "state": "absent", "key": "stt_service:gate"}]
+    assert "/var/lib/alicia/gate-failed/ai_service" in paths(files, "ai_service:gate")
+    assert check_args(files) == []
+    info = plan["keys"]["stt_service:gate"]
+    assert info == {"service": "stt_service", "kind": "gate_failed", "action": "restart", "followup": followup,
+                    "target": target}
+    # The marker found (removed) on the host: the service restarts, exactly it.
+    got = sp.followups(plan, {"changed_keys": ["stt_service:gate"]}, {})
+    assert got == dict((name, [target] if name == followup else []) for name in sp.FOLLOWUPS)
+    # The platform plan (check mode) puts its phase to work; a clean host (no marker) does not.
+    assert sp.plan_work(plan, files={"changed_keys": ["stt_service:gate"]}) == {"services": ["stt_service"],
+                                                                                "phases": ["voice"]}
+    assert sp.plan_work(plan, files={"changed_keys": []}) == {"services": [], "phases": []}
+    # A teardown removes it too.
+    assert {"path": "/var/lib/alicia/gate-failed/stt_service", "state": "absent"} in plan["removed_files"]
+
+
+def test_the_marker_directory_is_a_setting(resolve):
+    _, plan, files = build(resolve, {}, ["stt_service"], settings={"gate_failed_dir": "/srv/state/gate"})
+    assert paths(files, "stt_service:gate") == ["/srv/state/gate/stt_service"]
+
+
+def test_a_multi_instance_service_s_marker_restarts_its_target(resolve):
+    _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
+    assert sp.followups(plan, {"changed_keys": ["tts_service:gate"]})["units_restart"] == ["alicia-tts_service.target"]
+
+
+def test_the_failed_gate_marks_the_services_it_named_and_tails_their_logs(resolve, tmp_path):
+    overrides = {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}
+    _, plan, _ = build(resolve, overrides, ["stt_service", "tts_service"],
+                       settings={"gate_failed_dir": str(tmp_path / "gate")})
+    # An instance's name stands for its service; a gate that named none marks the run's every service.
+    assert sp.gate_failed_services(plan, ["tts_service-2"]) == ["tts_service"]
+    assert sp.gate_failed_services(plan, ["stt_service", "other"]) == ["stt_service"]
+    assert sp.gate_failed_services(plan, []) == ["stt_service", "tts_service"]
+    argv = sp.gate_failed_argv(plan, ["tts_service-1"], {}, 7)
+    assert argv[:2] == ["/bin/sh", "-c"]
+    assert argv[4:] == [str(tmp_path / "gate"), "7", str(tmp_path / "gate" / "tts_service"), "--",
+                        "/var/log/alicia/tts_service-1.log", "/var/log/alicia/tts_service-2.log"]
+
+
+def test_the_failed_gate_s_command_writes_the_markers_then_tails(tmp_path):
+    """The script itself, run: markers written (their directory created), logs tailed, a missing log tolerated."""
+    import subprocess
+    log = tmp_path / "a.log"
+    log.write_text("".join("line %d\n" % i for i in range(10)))
+    gate = tmp_path / "state" / "gate"
+    argv = ["/bin/sh", "-c", sp.GATE_FAILED_SCRIPT, "x", str(gate), "3", str(gate / "a"), str(gate / "b"), "--",
+            str(log), str(tmp_path / "missing.log")]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert sorted(os.listdir(str(gate))) == ["a", "b"]
+    assert "line 7\nline 8\nline 9\n" in proc.stdout and "line 6" not in proc.stdout
+    assert "could not record" not in proc.stdout
+    # A marker that cannot be written is said, and the logs are still shown.
+    (tmp_path / "file").write_text("")
+    argv = ["/bin/sh", "-c", sp.GATE_FAILED_SCRIPT, "x", str(tmp_path / "file"), "2", str(tmp_path / "file" / "a"),
+            "--", str(log)]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert "could not record the failed gate under %s" % (tmp_path / "file") in proc.stdout
+    assert "line 9" in proc.stdout
+    # No log at all: no tail reading stdin.
+    argv = ["/bin/sh", "-c", sp.GATE_FAILED_SCRIPT, "x", str(gate), "2", str(gate / "c"), "--"]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, universal_newlines=True, check=False,
+                          timeout=10, input="stdin\n")
+    assert (gate / "c").exists() and "stdin" not in proc.stdout
