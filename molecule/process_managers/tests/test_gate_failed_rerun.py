@@ -1,0 +1,104 @@
+"""A failed deploy is never reported a success by the next run: a converge
+that leaves a service unhealthy fails its phase's health gate, and running
+the SAME playbook again (same settings) fails again instead of finding the
+running, unchanged unit nothing to do (the gate's marker under
+service_gate_failed_dir puts the service back in the platform plan, and the
+phase restarts it and gates it again). The fault removed, the run passes and
+removes the marker; the next run changes nothing. The service is restored
+(the scenario's own settings) at the end, whatever happened."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+
+HOST = "alicia-process_managers"
+CATALOGUE = resolved_catalogue()
+# A systemd service of the advanced phase that no other service depends on.
+NAME = "personality_system"
+PHASE = "advanced"
+UNIT = CATALOGUE[NAME]["unit"]
+MARKER = "/var/lib/alicia/gate-failed/%s" % NAME
+GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
+RECAP = re.compile(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(HOST), re.M)
+
+
+def scenario_overrides():
+    """The scenario's catalogue_overrides (molecule.yml), as -e must repeat them ($$ is molecule's escaped $)."""
+    with open(os.path.join(PROJECT, "molecule", "process_managers", "molecule.yml")) as handle:
+        text = handle.read().replace("$$", "$")
+    return yaml.safe_load(text)["provisioner"]["inventory"]["group_vars"]["all"]["catalogue_overrides"]
+
+
+OVERRIDES = scenario_overrides()
+# The faulty runs' gate gives up sooner (the service never turns healthy).
+SHORT_GATE = {"service_gate_timeout": 15}
+FAULTY = dict(OVERRIDES, **{NAME: dict(OVERRIDES.get(NAME) or {}, env={"ALICIA_FAULT_UNHEALTHY": "1"})})
+
+
+def site(overrides, **settings):
+    """playbooks/site.yml --tags <phase> with these overrides (and role settings): (rc, output, recap counts)."""
+    extra = dict(settings, catalogue_overrides=overrides)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           os.path.join(PROJECT, "playbooks", "site.yml"), "--tags", PHASE, "-e", json.dumps(extra)]
+    # The module count callback reports elsewhere than the idempotence run's count (a test reads that).
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"],
+                                                     "gate_failed_count.json"))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          timeout=900, check=False)
+    match = RECAP.search(proc.stdout)
+    recap = dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()))) if match else {}
+    return proc.returncode, proc.stdout, recap
+
+
+def main_pid(host):
+    return int(host.check_output("systemctl show --property=MainPID --value %s", UNIT))
+
+
+def healthy(host):
+    result = host.run(GET, "http://127.0.0.1:%d/health" % CATALOGUE[NAME]["listen_port"])
+    return result.rc == 0 and json.loads(result.stdout).get("status") == "healthy"
+
+
+def test_a_failed_gate_fails_the_same_run_again_until_the_service_is_healthy(host):
+    assert healthy(host) and not host.file(MARKER).exists
+    restored = False
+    try:
+        # 1. The converge leaves the service running but unhealthy: its gate fails, the marker is written.
+        rc, out, recap = site(FAULTY, **SHORT_GATE)
+        assert rc != 0 and recap.get("failed") == 1, out[-3000:]
+        assert "is not healthy" in out and NAME in out, out[-3000:]
+        assert host.file(MARKER).exists, out[-3000:]
+        first = main_pid(host)
+        assert host.run("systemctl is-active %s", UNIT).stdout.strip() == "active"
+
+        # 2. The SAME run again: not a success with nothing changed; the service restarted and gated again.
+        rc, out, recap = site(FAULTY, **SHORT_GATE)
+        assert rc != 0 and recap.get("failed") == 1, out[-3000:]
+        assert "is not healthy" in out and NAME in out, out[-3000:]
+        assert host.file(MARKER).exists
+        assert main_pid(host) != first
+
+        # 3. The fault removed: the run passes, the marker is gone, the service is healthy.
+        rc, out, recap = site(OVERRIDES)
+        restored = rc == 0
+        assert rc == 0 and recap.get("failed") == 0, out[-3000:]
+        assert not host.file(MARKER).exists
+        assert wait_until(lambda: healthy(host), 30)
+
+        # 4. The next run changes nothing.
+        rc, out, recap = site(OVERRIDES)
+        assert rc == 0 and recap.get("changed") == 0 and recap.get("failed") == 0, out[-3000:]
+    finally:
+        if not restored:
+            site(OVERRIDES)
+            host.run("rm -f %s", MARKER)
+    assert wait_until(lambda: healthy(host), 60), "%s not healthy again" % NAME
+    assert host.run("systemctl is-active %s", UNIT).stdout.strip() == "active"
