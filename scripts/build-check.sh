@@ -14,10 +14,18 @@ tarball=$(ls "$work"/dist/alicia-platform-*.tar.gz)
 echo "[build] built $(basename "$tarball")"
 
 # Nothing from tests, Molecule, CI or the lab may ship.
-if tar -tzf "$tarball" | grep -E '^(molecule|tests|inventories|\.ci|\.collections|\.config|scripts|benchmarks)/|\.venv/|/vault\.yml$'; then
+if tar -tzf "$tarball" | grep -E '^(molecule|tests|inventories/lab|\.ci|\.collections|\.config|\.lab|\.cache|scripts|benchmarks)/|\.venv/|/vault\.yml$|plugin-cache'; then
   echo "[build] the tarball ships files that build_ignore should keep out" >&2
   exit 1
 fi
+listing=$(tar -tzf "$tarball")
+# ... and everything a user needs: the example inventories, the changelog,
+# the licence, the docs, the EE definition.
+for wanted in inventories/prod/hosts.yml inventories/staging/hosts.yml \
+  inventories/prod/group_vars/all/vault.yml.example CHANGELOG.md changelogs/changelog.yaml LICENSE \
+  README.md docs/catalogue.md meta/runtime.yml meta/execution-environment.yml playbooks/site.yml; do
+  grep -qx -- "$wanted" <<<"$listing" || { echo "[build] the tarball lacks $wanted" >&2; exit 1; }
+done
 
 # From outside the checkout, with no ansible.cfg, so that only the installed
 # copy can be found. Dependencies come from the ansible package, never Galaxy.
@@ -52,6 +60,12 @@ cat > "$work/probe.yml" <<'YAML'
 YAML
 "$BIN/ansible-playbook" -i localhost, -c local "$work/probe.yml" >/dev/null
 echo "[build] a playbook using the installed collection passed"
+
+# The playbooks by their FQCN names, against the example inventory that ships.
+"$BIN/ansible-playbook" alicia.platform.site -i "$installed/inventories/prod" --syntax-check >/dev/null
+hosts=$("$BIN/ansible-playbook" alicia.platform.site -i "$installed/inventories/prod" --list-hosts)
+grep -q 'core1.prod.example.com' <<<"$hosts" || { echo "[build] alicia.platform.site lists no prod host" >&2; exit 1; }
+echo "[build] alicia.platform.site parses and targets the shipped prod inventory's hosts"
 
 # Execution environment: the installed collection's meta/execution-environment.yml
 # is what ansible-builder reads for its dependencies, and the example EE
