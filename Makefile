@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint changelog-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint changelog-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean role-readme-check docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ unit-then-compat: venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory compat
 
-lint: yamllint ansible-lint graph-check content-check docs-lint changelog-lint ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint, changelog fragments
+lint: yamllint ansible-lint graph-check content-check docs-lint changelog-lint role-readme-check ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint, changelog fragments
 
 # README.md's "Included content" table lists every module, filter, callback,
 # role and playbook: fails naming what is missing or extra.
@@ -66,6 +66,12 @@ content-check: venv
 # ansible-doc renders every module, filter, callback and role.
 docs-lint: venv
 	bash scripts/docs-lint.sh
+
+# Every role's README.md mentions every option of its meta/argument_specs.yml
+# (a generated variables table: scripts/role-readme-check.py --write) and no
+# undeclared <role>_ variable: fails naming the role and the variable.
+role-readme-check: venv
+	$(BIN)/python scripts/role-readme-check.py
 
 # antsibull-changelog: changelogs/config.yaml, changelog.yaml and every
 # fragment in changelogs/fragments (one per change) are well-formed.
