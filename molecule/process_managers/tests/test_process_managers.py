@@ -16,7 +16,11 @@ SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
 SUPERVISED = ["stt_service", "ai_service", "tts_service", "voice_router"]
 MANUAL = ["metrics_collector", "event_scheduler"]
 SYSTEMD = [n for n in SERVICES if n not in SUPERVISED + MANUAL]
-CTL = "/usr/local/sbin/alicia-servicectl"
+# The scenario's manual directories (molecule.yml), not the script's defaults.
+MANUAL_CONFIG_DIR = "/etc/alicia/manual-lab"
+MANUAL_RUN_DIR = "/run/alicia-manual"
+# The command line (testinfra quotes %s arguments: CTL goes into the command string itself).
+CTL = "/usr/local/sbin/alicia-servicectl --config-dir %s --run-dir %s" % (MANUAL_CONFIG_DIR, MANUAL_RUN_DIR)
 GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 # The scenario's overrides (molecule.yml), as a test passes them again with -e.
 OVERRIDES = {
@@ -47,7 +51,7 @@ def programs(host):
 
 
 def manual_pid(host, name):
-    pid_file = host.file("/run/alicia/%s.pid" % name)
+    pid_file = host.file("%s/%s.pid" % (MANUAL_RUN_DIR, name))
     return int(pid_file.content_string.strip()) if pid_file.exists else None
 
 
@@ -149,27 +153,30 @@ def test_manual_instances_run_detached_as_the_service_user(host):
         assert host.check_output("ps -o user= -p %d" % pid).strip() == "alicia", name
         assert not host.file("/etc/systemd/system/alicia-%s.service" % name).exists, name
         assert "alicia-%s" % name not in programs(host), name
-        config = host.file("/etc/alicia/manual/%s.json" % name)
+        config = host.file("%s/%s.json" % (MANUAL_CONFIG_DIR, name))
         assert (config.user, config.group, config.mode) == ("root", "alicia", 0o640), name
+        assert json.loads(config.content_string)["pid_file"] == "%s/%s.pid" % (MANUAL_RUN_DIR, name)
+        assert not host.file("/etc/alicia/manual/%s.json" % name).exists, name
+        assert not host.file("/run/alicia/%s.pid" % name).exists, name
         env = host.file("/etc/alicia/%s.env" % name)
         assert (env.user, env.group, env.mode) == ("root", "alicia", 0o640), name
-        status = host.run("%s %s status --json", CTL, name)
+        status = host.run(CTL + " %s status --json", name)
         assert status.rc == 0 and json.loads(status.stdout)["healthy"] is True, status.stdout
 
 
 def test_manual_stop_is_graceful_within_stop_timeout(host):
     pid = manual_pid(host, "event_scheduler")
-    stopped = json.loads(host.check_output("%s event_scheduler stop --json", CTL))
+    stopped = json.loads(host.check_output(CTL + " event_scheduler stop --json"))
     try:
         # graceful: the process ended on SIGTERM before the stop_timeout (8 s), where
         # alicia-servicectl would have sent SIGKILL and reported graceful false.
         assert stopped["action"] == "stopped" and stopped["graceful"] is True, stopped
-        assert not host.file("/run/alicia/event_scheduler.pid").exists
+        assert not host.file(MANUAL_RUN_DIR + "/event_scheduler.pid").exists
         log = host.file("/var/log/alicia/event_scheduler.log").content_string
         assert "[%d] SIGTERM received: stopping" % pid in log, log[-2000:]
-        assert host.run("%s event_scheduler status", CTL).rc == 3
+        assert host.run(CTL + " event_scheduler status").rc == 3
     finally:
-        started = host.run("%s event_scheduler start --json", CTL)
+        started = host.run(CTL + " event_scheduler start --json")
     assert started.rc == 0 and json.loads(started.stdout)["healthy"] is True, started.stdout
 
 
@@ -179,7 +186,7 @@ def test_a_killed_manual_instance_stays_down_until_the_next_site_run(host):
     host.check_output("kill -9 %d" % before)
     time.sleep(8)
     assert health(host, "metrics_collector")["status"] == "down"
-    assert host.run("%s metrics_collector status", CTL).rc == 3
+    assert host.run(CTL + " metrics_collector status").rc == 3
     rc, out = site()
     assert rc == 0, out[-3000:]
     after = manual_pid(host, "metrics_collector")
