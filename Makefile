@@ -114,6 +114,9 @@ lab-secrets: venv
 build: venv ## build the collection tarball and prove it installs and works
 	bash scripts/build-check.sh
 
+docs: venv ## HTML docs site in .cache/docs-site/ (antsibull-docs + Sphinx; installs the theme into .venv on first use)
+	bash scripts/docs-site.sh
+
 graph-check: venv
 	bash scripts/graph.sh --check
 
