@@ -140,12 +140,6 @@ class Lab(object):
         """The options the role's call would add for other directories."""
         return ["--config-dir", str(self.conf), "--run-dir", str(self.run_dir)]
 
-    def wrapper(self, path):
-        """An executable that runs the control script with this lab's directories (for manual_services)."""
-        path.write_text("#!/bin/sh\nexec %s \"$@\" %s\n" % (CTL, " ".join(self.args())))
-        path.chmod(0o755)
-        return str(path)
-
     def add(self, name, env=None, **config):
         port = free_port()
         values = dict({"SERVICE_PORT": str(port)}, **(env or {}))
@@ -421,3 +415,49 @@ def test_no_test_switch_in_the_environment():
     text = open(CTL).read()
     assert "os.environ" not in text and "getenv" not in text and "ALICIA_SERVICECTL" not in text
     assert 'SETPRIV = "/usr/bin/setpriv"' in text
+
+
+def test_a_symlink_planted_in_the_run_dir_or_log_path_is_never_written_through(lab, account, tmp_path):
+    """The run directory (and log directory) may be the service user's: root must not follow its links."""
+    data = lab.add("svc")
+    lab.run_dir.mkdir(exist_ok=True)
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    # The service user plants links where root writes the pid file's temporary name and the log.
+    os.symlink(str(victim), str(lab.run_dir / "svc.pid.tmp"))
+    rc, result = lab.ctl("svc", "start")
+    assert rc == 0 and result["action"] == "started", result
+    assert victim.read_text() == "root's file\n"
+    assert int((lab.run_dir / "svc.pid").read_text()) == result["pid"]
+    assert not os.path.islink(str(lab.run_dir / "svc.pid"))
+    lab.ctl("svc", "stop")
+    os.unlink(data["log"])
+    os.symlink(str(victim), data["log"])
+    rc, result = lab.ctl("svc", "start")
+    assert rc != 0 and result["failed"] and "cannot open the log" in result["message"], result
+    assert victim.read_text() == "root's file\n"
+
+
+def test_a_pid_file_the_service_user_wrote_is_not_trusted(lab, account):
+    """A pid the service user wrote into the pid file is never signalled as root."""
+    lab.add("svc", command=["/bin/sleep", "300"])
+    lab.run_dir.mkdir(exist_ok=True)
+    # A root process that is not the service, running the configured command line.
+    bystander = subprocess.Popen(["/bin/sleep", "300"], start_new_session=True)
+    try:
+        pid_file = lab.run_dir / "svc.pid"
+        pid_file.write_text("%d\n" % bystander.pid)
+        os.chown(str(pid_file), account.uid, account.gid)
+        rc, result = lab.ctl("svc", "stop")
+        assert rc == 0 and result["action"] in ("none", "cleaned"), result
+        assert bystander.poll() is None, "the bystander was signalled"
+        # The same pid file written by root is ours: then stop signals it (the positive control).
+        pid_file.write_text("%d\n" % bystander.pid)
+        os.chown(str(pid_file), 0, 0)
+        rc, result = lab.ctl("svc", "stop")
+        assert rc == 0 and result["action"] == "stopped", result
+        assert wait_gone(bystander.pid)
+    finally:
+        if bystander.poll() is None:
+            bystander.kill()
+        bystander.wait()
