@@ -225,7 +225,9 @@ def test_gate_failure_message_lists_every_unhealthy_service(http_server, refused
         ep(http_server, "/notjson", service="voice_router"),
         ep(http_server, "/wrong", service="sonos_service"),
     ]
-    summary = health.gate(endpoints, timeout=1.0, interval=0.2)
+    # One round: each probe has its own timeout (a polling gate caps the last
+    # probe's at the time left, which on a loaded machine reads "0.1 s").
+    summary = health.gate(endpoints, timeout=1.0, interval=0.2, single_round=True)
     assert summary["healthy"] is False
     assert summary["unhealthy"] == ["stt_service", "tts_service", "ai_service", "voice_router", "sonos_service"]
     lines = summary["msg"].splitlines()
