@@ -152,6 +152,7 @@ import time
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ANSIBLE_VERSION
+from ansible_collections.alicia.platform.plugins.plugin_utils._results import result_host, result_task
 
 FORMAT = 1
 MESSAGE_LIMIT = 300
@@ -663,15 +664,6 @@ def write_report(directory, report, name, keep=0):
 # the callback: reads Ansible's objects, feeds DeployReport plain values
 # ---------------------------------------------------------------------------
 
-def _result_host(result):
-    host = getattr(result, "host", None) or result._host  # .host from ansible-core 2.19 on
-    return host.get_name()
-
-
-def _result_task(result):
-    return getattr(result, "task", None) or result._task  # .task from ansible-core 2.19 on
-
-
 def _result_data(result):
     try:
         data = result.result  # ansible-core 2.19 on
@@ -775,9 +767,9 @@ class CallbackModule(CallbackBase):
         self.report.task_start(host.get_name(), _task_id(task))
 
     def _result(self, result, status):
-        task = _result_task(result)
+        task = result_task(result)
         self.report.result(
-            _result_host(result), _task_id(task), _task_name(task), _task_action(task), status,
+            result_host(result), _task_id(task), _task_name(task), _task_action(task), status,
             _result_data(result), tags=_tags(task), no_log=getattr(task, "no_log", None) is True,
             check_mode=getattr(task, "check_mode", None) is True, parents=_parent_names(task))
 

@@ -93,6 +93,7 @@ import tempfile
 
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ANSIBLE_VERSION
+from ansible_collections.alicia.platform.plugins.plugin_utils._results import result_host, result_task
 
 # Actions that never execute a module on a target: they run in the
 # controller's process (or only steer the play). Short names; the
@@ -229,16 +230,6 @@ def write_report(path, report):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def result_host(result):
-    """The inventory host name a result is for (the delegating host for delegated tasks)."""
-    host = getattr(result, "host", None) or result._host  # .host from ansible-core 2.19 on
-    return host.get_name()
-
-
-def result_task(result):
-    return getattr(result, "task", None) or result._task  # .task from ansible-core 2.19 on
 
 
 class CallbackModule(CallbackBase):
