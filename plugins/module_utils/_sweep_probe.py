@@ -18,7 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import threading
 import time
 
 from ansible_collections.alicia.platform.plugins.module_utils import health
@@ -112,25 +111,11 @@ def sweep(endpoints, max_workers=64, validate_certs=True, ca_path=None):
     if int(max_workers) < 1:
         raise health.EndpointError("max_workers must be at least 1")
     started = time.monotonic()
-    results = [None] * len(normalized)
-    queue = list(enumerate(normalized))
-    lock = threading.Lock()
 
-    def worker():
-        while True:
-            with lock:
-                if not queue:
-                    return
-                index, endpoint = queue.pop(0)
-            results[index] = check(endpoint, validate_certs=validate_certs, ca_path=ca_path)
+    def probe_one(_index, endpoint):
+        return check(endpoint, validate_certs=validate_certs, ca_path=ca_path)
 
-    threads = [threading.Thread(target=worker, name="health-sweep-%d" % i)
-               for i in range(min(int(max_workers), len(normalized)))]
-    for thread in threads:
-        thread.daemon = True
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = health.run_each(normalized, probe_one, max_workers, "health-sweep")
     elapsed = round(time.monotonic() - started, 4)
     bad = [r for r in results if r["status"] != HEALTHY]
     summary = {

@@ -310,6 +310,31 @@ def _watch(index, endpoint, started, deadline_at, interval, single_round, probe_
     }
 
 
+def run_each(items, work, max_workers, name):
+    """``work(item)`` for every item, at most ``max_workers`` at a time on
+    threads named ``<name>-<i>``; the results in the order of ``items``."""
+    results = [None] * len(items)
+    queue = list(enumerate(items))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index, item = queue.pop(0)
+            results[index] = work(index, item)
+
+    threads = [threading.Thread(target=worker, name="%s-%d" % (name, i))
+               for i in range(max(1, min(int(max_workers), len(items))))]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_certs=True, ca_path=None,
          max_workers=64, max_restarts=DEFAULT_MAX_RESTARTS, run=None, clock=time.monotonic, sleep=time.sleep,
          probe_fn=probe, state_interval=STATE_INTERVAL):
@@ -336,27 +361,13 @@ def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_cer
         raise EndpointError(str(exc))
     started = clock()
     deadline_at = started + float(timeout)
-    results = [None] * len(normalized)
     probe_kwargs = {"validate_certs": validate_certs, "ca_path": ca_path}
     ctx = {"clock": clock, "sleep": sleep, "probe": probe_fn, "reader": reader}
-    lock = threading.Lock()
-    queue = list(enumerate(normalized))
 
-    def worker():
-        while True:
-            with lock:
-                if not queue:
-                    return
-                index, endpoint = queue.pop(0)
-            results[index] = _watch(index, endpoint, started, deadline_at, interval, single_round, probe_kwargs, ctx)
+    def watch(index, endpoint):
+        return _watch(index, endpoint, started, deadline_at, interval, single_round, probe_kwargs, ctx)
 
-    threads = [threading.Thread(target=worker, name="health-gate-%d" % i)
-               for i in range(max(1, min(int(max_workers), len(normalized))))]
-    for thread in threads:
-        thread.daemon = True
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_each(normalized, watch, max_workers, "health-gate")
     elapsed = round(clock() - started, 4)
     bad = [r for r in results if not r["healthy"]]
     summary = {
