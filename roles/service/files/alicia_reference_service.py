@@ -18,7 +18,11 @@ Standard library and paho-mqtt only (1.6, Debian 12's python3-paho-mqtt, or
             seed 004's TTS engine_type, enable_coqui, coqui_model; its
             log_level and health_check_interval override LOG_LEVEL and
             HEARTBEAT_INTERVAL), SERVICE_PID_FILE (written once HTTP
-            listens, removed on a clean stop)
+            listens, removed on a clean stop), SERVICE_HOST (the host name
+            the registry entry gives, default the machine's host name),
+            MQTT_DRAIN_TIMEOUT (5 s: how long a stop may wait for in-flight
+            commands), MQTT_DRAIN_QUIET (0.5 s: no command for that long
+            after the unsubscribe means none is still on its way)
   faults    ALICIA_FAULT_START_DELAY (s before HTTP listens),
             ALICIA_FAULT_UNHEALTHY=1, ALICIA_FAULT_FAIL_AT_START=1,
             ALICIA_FAULT_EXIT_AFTER (s, then exit 3 like a crash),
@@ -37,18 +41,34 @@ HTTP on SERVICE_BIND:SERVICE_PORT:
 
 MQTT (login MQTT_USERNAME, topics under SERVICE_NAME, inside the ACL the
 catalogue grants every service: publish alicia/<name>/#, alicia/health/<name>,
-alicia/discovery/<name>; subscribe alicia/<name>/#):
+alicia/discovery/<name>, alicia/registry/<name>/#; subscribe alicia/<name>/#):
   alicia/<name>/status     retained "online" on connect; "offline" on a clean
                            stop and as the last will (crash, SIGKILL)
   alicia/discovery/<name>  retained JSON description, on connect
   alicia/health/<name>     heartbeat JSON every HEARTBEAT_INTERVAL s
-  alicia/<name>/command    JSON {"action": "ping"|"health", "id": ...} in,
-  alicia/<name>/response   the answer out ({"ok": false, "error"} when unknown)
+  alicia/registry/<name>/<instance>
+                           retained registry entry (service, instance, host,
+                           port, version, health_url, state "running", the
+                           heartbeat's timestamp) on connect and with each
+                           heartbeat; state "draining" when a stop begins, then
+                           cleared (an empty retained message) on a clean stop.
+                           A crash leaves it with its last timestamp, for
+                           playbooks/discover.yml --tags cleanup.
+  alicia/<name>/command    JSON {"action": "ping"|"health", "id": ...} in, as
+                           the Mosquitto 2 shared subscription
+                           $share/<name>/alicia/<name>/command: when two
+                           versions run at once (blue-green), each command
+                           goes to one of them only;
+  alicia/<name>/response   the answer out ({"ok": false, "error"} when unknown),
+                           with the instance and version that handled it.
 Reconnects with paho's backoff when the broker goes away.
 
 Logs: one line per event on stdout (line-buffered, for a log file appended to
 by systemd), "<UTC time> <LEVEL> <service>[<pid>] <message>".
-Signals: SIGTERM/SIGINT stop cleanly (exit 0); SIGHUP is logged only.
+Signals: SIGTERM/SIGINT stop cleanly (exit 0): the instance drains first
+(registry state "draining", unsubscribe from the command topic, wait for the
+UNSUBACK, the commands still arriving and their answers, at most
+MQTT_DRAIN_TIMEOUT s), so a command is never lost with it; SIGHUP is logged only.
 Exit codes: 0 stopped, 1 startup failure, 2 bad configuration, 3 simulated crash.
 """
 
@@ -182,17 +202,26 @@ def load_config(env):
         "fault_fail_at_start": _flag(env, "ALICIA_FAULT_FAIL_AT_START"),
         "fault_exit_after": _number(env, "ALICIA_FAULT_EXIT_AFTER", None, positive=True),
         "fault_exit_without_broker": _number(env, "ALICIA_FAULT_EXIT_WITHOUT_BROKER", None, positive=True),
+        "host": env.get("SERVICE_HOST", "").strip() or socket.gethostname(),
+        "drain_timeout": _number(env, "MQTT_DRAIN_TIMEOUT", 5.0, minimum=0),
+        "drain_quiet": _number(env, "MQTT_DRAIN_QUIET", 0.5, minimum=0),
     }
 
 
-def topics(name):
-    """The topics the service uses, all inside the catalogue's own-topic ACL."""
+def topics(name, instance=None):
+    """The topics the service uses, all inside the catalogue's own-topic ACL.
+    ``command_filter`` is what it subscribes to: the command topic as a Mosquitto 2
+    shared subscription, one group per service, so that two versions of one
+    service running at once (a blue-green switch) share the commands instead of
+    both acting on each."""
     return {
         "status": "alicia/%s/status" % name,
         "command": "alicia/%s/command" % name,
+        "command_filter": "$share/%s/alicia/%s/command" % (name, name),
         "response": "alicia/%s/response" % name,
         "health": "alicia/health/%s" % name,
         "discovery": "alicia/discovery/%s" % name,
+        "registry": "alicia/registry/%s/%s" % (name, instance or name),
     }
 
 
@@ -234,8 +263,14 @@ def setup_logging(config):
 def new_state(config):
     return {
         "config": config,
-        "topics": topics(config["name"]),
+        "topics": topics(config["name"], config["instance"]),
         "started": time.monotonic(),
+        "started_at": time.time(),
+        "draining": False,
+        "inflight": 0,
+        "last_command": time.monotonic(),
+        "unsubscribed": threading.Event(),
+        "answers": [],
         "lock": threading.Lock(),
         "connected": False,
         "stop": threading.Event(),
@@ -306,6 +341,27 @@ def heartbeat(state):
     return publish(state, state["topics"]["health"], document)
 
 
+def registry_document(state, status=None):
+    """The instance's registry entry (alicia/registry/<name>/<instance>, retained)."""
+    config = state["config"]
+    address = config["host"] if config["bind"] in ("0.0.0.0", "::", "") else config["bind"]
+    if ":" in address:
+        address = "[%s]" % address
+    return {
+        "service": config["name"], "instance": config["instance"], "host": config["host"],
+        "port": config["port"], "version": config["version"], "environment": config["environment"],
+        "health_url": "http://%s:%d/health" % (address, config["port"]),
+        "state": status or ("draining" if state["draining"] else "running"),
+        "health": "healthy" if is_healthy(state) else "unhealthy",
+        "pid": os.getpid(), "started": round(state["started_at"], 3), "timestamp": round(time.time(), 3),
+    }
+
+
+def register(state, status=None):
+    """Publish the retained registry entry; the MessageInfo, None when not connected."""
+    return publish(state, state["topics"]["registry"], registry_document(state, status), qos=1, retain=True)
+
+
 def discovery_document(state):
     config = state["config"]
     return {
@@ -325,7 +381,8 @@ def answer(state, payload):
     if not isinstance(command, dict):
         return {"service": state["config"]["name"], "ok": False, "error": "invalid command: not a JSON object"}
     action = command.get("action")
-    response = {"service": state["config"]["name"], "action": action}
+    response = {"service": state["config"]["name"], "action": action, "instance": state["config"]["instance"],
+                "version": state["config"]["version"]}
     if "id" in command:
         response["id"] = command["id"]
     if action == "ping":
@@ -350,12 +407,14 @@ def _on_connect(client, state, _flags, rc, *_args):
                   text, code)
         return
     names = state["topics"]
-    client.subscribe(names["command"], qos=1)
+    if not state["draining"]:
+        client.subscribe(names["command_filter"], qos=1)
     state["connected"] = True
     count(state, "connects")
     publish(state, names["status"], "online", qos=1, retain=True)
     publish(state, names["discovery"], discovery_document(state), qos=1, retain=True)
     heartbeat(state)
+    register(state)
     LOG.info("connected to the broker %s:%d as '%s'", state["config"]["broker"], state["config"]["broker_port"],
              state["config"]["username"])
 
@@ -371,14 +430,65 @@ def _on_disconnect(_client, state, *args):
         LOG.warning("lost the broker connection (rc %d); reconnecting", code)
 
 
+def _on_unsubscribe(_client, state, *_args):
+    state["unsubscribed"].set()
+
+
 def _on_message(_client, state, message):
     count(state, "received")
     if message.topic != state["topics"]["command"]:
         return
-    response = answer(state, message.payload)
-    LOG.info("command %s on %s: %s", json.dumps(response.get("action")), message.topic,
-             "ok" if response.get("ok") else response.get("error"))
-    publish(state, state["topics"]["response"], response, qos=1)
+    with state["lock"]:
+        state["inflight"] += 1
+        state["last_command"] = time.monotonic()
+    try:
+        response = answer(state, message.payload)
+        LOG.info("command %s on %s: %s (id %s, %s %s)", json.dumps(response.get("action")), message.topic,
+                 "ok" if response.get("ok") else response.get("error"), json.dumps(response.get("id")),
+                 state["config"]["instance"], state["config"]["version"])
+        info = publish(state, state["topics"]["response"], response, qos=1)
+        if info is not None:
+            with state["lock"]:
+                state["answers"] = [item for item in state["answers"] if not item.is_published()] + [info]
+    finally:
+        with state["lock"]:
+            state["inflight"] -= 1
+            state["last_command"] = time.monotonic()
+
+
+def drain(state, clock=time.monotonic, poll=0.02):
+    """Stop taking commands before stopping (blue-green, rolling): registry state
+    "draining", unsubscribe from the shared command subscription and wait for the
+    UNSUBACK, then until no command is being handled or arrived for
+    MQTT_DRAIN_QUIET s (messages the broker had queued for this client come
+    after the UNSUBACK), then until every answer is acknowledged. Bounded by
+    MQTT_DRAIN_TIMEOUT. Returns True when it drained, False on the timeout or
+    without a broker connection (the broker then hands the commands to the others)."""
+    config = state["config"]
+    client = state["client"]
+    state["draining"] = True
+    if client is None or not state["connected"]:
+        return False
+    deadline = clock() + config["drain_timeout"]
+    register(state)
+    result = client.unsubscribe(state["topics"]["command_filter"])
+    if _code(result[0]) != 0:
+        return False
+    while not state["unsubscribed"].wait(poll):
+        if clock() >= deadline or not state["connected"]:
+            LOG.warning("drain: no UNSUBACK within %.1f s", config["drain_timeout"])
+            return False
+    while True:
+        with state["lock"]:
+            busy = state["inflight"] > 0 or clock() - state["last_command"] < config["drain_quiet"]
+            pending = [item for item in state["answers"] if not item.is_published()]
+        if not busy and not pending:
+            LOG.info("drain: unsubscribed from %s, no command in flight", state["topics"]["command_filter"])
+            return True
+        if clock() >= deadline:
+            LOG.warning("drain: %d answer(s) unacknowledged after %.1f s", len(pending), config["drain_timeout"])
+            return False
+        time.sleep(poll)
 
 
 def start_mqtt(state):
@@ -398,6 +508,7 @@ def start_mqtt(state):
     client.on_connect = _on_connect
     client.on_disconnect = _on_disconnect
     client.on_message = _on_message
+    client.on_unsubscribe = _on_unsubscribe
     state["client"] = client
     client.connect_async(config["broker"], config["broker_port"], keepalive=config["keepalive"])
     client.loop_start()  # connects, and reconnects with backoff, in paho's thread
@@ -407,16 +518,19 @@ def start_mqtt(state):
 
 
 def stop_mqtt(state, timeout=1.5):
-    """Publish the retained 'offline', disconnect, stop paho's thread (bounded)."""
+    """Clear the registry entry, publish the retained 'offline', disconnect, stop
+    paho's thread (bounded)."""
     client = state["client"]
     if client is None:
         return
+    cleared = publish(state, state["topics"]["registry"], b"", qos=1, retain=True)
     info = publish(state, state["topics"]["status"], "offline", qos=1, retain=True)
-    if info is not None:
-        try:
-            info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError):
-            pass
+    for item in (cleared, info):
+        if item is not None:
+            try:
+                item.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                pass
     client.disconnect()
     stopper = threading.Thread(target=client.loop_stop, name="mqtt-stop", daemon=True)
     stopper.start()
@@ -428,6 +542,7 @@ def heartbeat_loop(state):
     while not state["stop"].wait(state["config"]["heartbeat"]):
         try:
             heartbeat(state)
+            register(state)
         except Exception:  # pylint: disable=broad-except
             LOG.exception("heartbeat failed")
 
@@ -676,6 +791,7 @@ def main(env=None):
     while not state["stop"].wait(0.5):
         pass
     LOG.info("%s received: stopping", state["signal"])
+    drain(state)
     httpd.shutdown()
     httpd.server_close()
     stop_mqtt(state)

@@ -72,8 +72,12 @@ def wait_until(predicate, timeout=DEADLINE, what="the condition", interval=0.02)
 # Mosquitto with the catalogue's users and ACLs
 # ---------------------------------------------------------------------------
 
+# The broker role's default broker_registry_readers.
+REGISTRY_READERS = ("discovery_service", "health_monitor")
+
+
 def catalogue_acl(resolved):
-    """Mosquitto ACL lines as the broker role's acl.j2 renders them from the catalogue."""
+    """Mosquitto ACL lines as the broker role's acl.j2 renders them from the catalogue (and its registry lines)."""
     lines = ["user %s" % ADMIN[0], "topic readwrite #", ""]
     for name, entry in resolved.items():
         if not entry.get("mqtt"):
@@ -82,6 +86,10 @@ def catalogue_acl(resolved):
         lines.append("user %s" % entry["mqtt"]["username"])
         lines += ["topic %s %s" % ("readwrite" if topic in subscribe else "write", topic) for topic in publish]
         lines += ["topic read %s" % topic for topic in subscribe if topic not in publish]
+        # The registry: each service writes its instances' entries, the registry readers read them all.
+        lines.append("topic write alicia/registry/%s/#" % name)
+        if name in REGISTRY_READERS:
+            lines.append("topic read alicia/registry/#")
         lines.append("")
     return "\n".join(lines)
 

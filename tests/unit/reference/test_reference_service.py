@@ -230,7 +230,7 @@ def test_commands_are_answered(start_service, watch):
         return json.loads(watcher.wait("alicia/%s/response" % name, since=since)[1])
 
     assert ask(json.dumps({"action": "ping", "id": 7})) == {"service": name, "action": "ping", "id": 7, "ok": True,
-                                                            "result": "pong"}
+                                                            "result": "pong", "instance": name, "version": "1.2.3"}
     health = ask(json.dumps({"action": "health"}))
     assert health["ok"] is True and health["result"]["status"] == "healthy"
     unknown = ask(json.dumps({"action": "reboot"}))
@@ -238,7 +238,7 @@ def test_commands_are_answered(start_service, watch):
     assert ask("not json {")["ok"] is False
     assert ask(json.dumps([1, 2]))["error"] == "invalid command: not a JSON object"
     assert service.running and service.get_json("/health")[1]["status"] == "healthy"
-    assert 'command "ping" on alicia/voice_router/command: ok' in service.log()
+    assert 'command "ping" on alicia/voice_router/command: ok (id 7, voice_router 1.2.3)' in service.log()
 
 
 def test_broker_outage_unhealthy_then_reconnects(start_service, bus, watch):
