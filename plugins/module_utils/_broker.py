@@ -23,7 +23,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._validation import
 BROKER_SETTINGS = (
     "broker", "admin_username", "admin_password", "monitor_username", "monitor_password",
     "runtime", "config_dir", "tls_enabled", "tls_source", "tls_ca_content", "tls_cert_content", "tls_key_content",
-    "tls_ca_file", "tls_cert_file", "tls_key_file", "check_enabled", "check_service",
+    "tls_ca_file", "tls_cert_file", "tls_key_file", "check_enabled", "check_service", "registry_readers",
 )
 RUNTIMES = ("systemd", "docker")
 TLS_SOURCES = ("generate", "content", "files")
@@ -98,6 +98,13 @@ def _tls_errors(settings):
     return found
 
 
+def _registry_reader_errors(readers, names):
+    if not isinstance(readers, (list, tuple)) or not all(isinstance(name, str) for name in readers):
+        return ["broker: broker_registry_readers: must be a list of catalogue service names, got %r" % (readers,)]
+    return ["broker: broker_registry_readers: '%s' is not a service of the catalogue" % name
+            for name in readers if name not in names]
+
+
 def broker_errors(catalogue, settings):
     """Problems of the broker role's inputs, one message each (empty: all good).
 
@@ -138,6 +145,8 @@ def broker_errors(catalogue, settings):
             found.append("broker: broker_config_dir: %s" % problem)
     if settings.get("tls_enabled"):
         found.extend(_tls_errors(settings))
+    if "registry_readers" in settings:
+        found.extend(_registry_reader_errors(settings["registry_readers"], [name for name, _entry in services]))
     if settings.get("check_enabled"):
         names = [name for name, _entry in services]
         check = settings.get("check_service") or ""

@@ -161,11 +161,21 @@ def test_check_service(shipped, resolve, catalogue_defaults):
         "broker: broker_check_enabled: the catalogue has no service to check the broker with"]
 
 
+def test_registry_readers_are_catalogue_services(shipped):
+    assert broker_errors(shipped, settings(registry_readers=["discovery_service", "health_monitor"])) == []
+    assert broker_errors(shipped, settings(registry_readers=[])) == []
+    assert broker_errors(shipped, settings(registry_readers=["discovery_service", "mqtt_broker", "nope"])) == [
+        "broker: broker_registry_readers: 'mqtt_broker' is not a service of the catalogue",
+        "broker: broker_registry_readers: 'nope' is not a service of the catalogue"]
+    assert broker_errors(shipped, settings(registry_readers="discovery_service")) == [
+        "broker: broker_registry_readers: must be a list of catalogue service names, got 'discovery_service'"]
+
+
 def test_unknown_settings_and_bad_arguments(shipped):
     assert broker_errors(shipped, settings(admin_pasword="x")) == [
         "broker: unknown setting(s) admin_pasword (known: broker, admin_username, admin_password, monitor_username, "
         "monitor_password, runtime, config_dir, tls_enabled, tls_source, tls_ca_content, tls_cert_content, "
-        "tls_key_content, tls_ca_file, tls_cert_file, tls_key_file, check_enabled, check_service)"]
+        "tls_key_content, tls_ca_file, tls_cert_file, tls_key_file, check_enabled, check_service, registry_readers)"]
     assert broker_errors(shipped, None) == ["broker: settings must be a mapping of setting name to value, got NoneType"]
     with pytest.raises(CatalogueError, match="must be a mapping of service name to entry"):
         broker_errors([], GOOD)
