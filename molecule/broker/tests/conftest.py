@@ -80,11 +80,11 @@ class Mqtt(object):
     def pub(self, user, topic, message=None, **kwargs):
         return self.host.run(self.pub_cmd(user, topic, message, **kwargs))
 
-    def capture(self, user, topics, publishes=(), wait=3, port=PORT, tls=False, count=None, fmt=None):
+    def capture(self, user, topics, publishes=(), wait=3, port=PORT, tls=False, count=None, fmt=None, extra=""):
         """Subscribe as `user` to `topics`, run the `publishes` shell commands
         once the subscription is up, and return the "topic payload" lines
         (or `fmt`, mosquitto_sub -F) received within `wait` seconds or
-        after `count` messages."""
+        after `count` messages. `extra`: more mosquitto_sub options (-V mqttv5)."""
         out = "/tmp/capture-%s" % uuid.uuid4().hex
         limit = "-C %d" % count if count else ""
         output = "-F %s" % shlex.quote(fmt) if fmt else "-v"
@@ -93,8 +93,8 @@ class Mqtt(object):
         # a loaded machine); the `wait` seconds of listening start then. Those lines are
         # dropped from the result.
         script = [
-            "stdbuf -oL mosquitto_sub -d %s %s %s -q 1 %s %s > %s 2>&1 &" % (
-                self.connect_opts(port, tls), self.auth(user), output, limit,
+            "stdbuf -oL mosquitto_sub -d %s %s %s -q 1 %s %s %s > %s 2>&1 &" % (
+                self.connect_opts(port, tls), self.auth(user), output, limit, extra,
                 " ".join("-t %s" % shlex.quote(t) for t in topics), out),
             "sub=$!",
             "i=0; while [ $i -lt 150 ] && kill -0 $sub 2>/dev/null && ! grep -q SUBACK %s; do sleep 0.1; i=$((i+1)); done"

@@ -22,6 +22,8 @@ SERVICE_B = "device_registry"
 NEW_PASSWORD = "changed-%s" % uuid.uuid4().hex
 # The first task of the broker's users step (run_converge starts there).
 USERS_START = "Broker | users | what the current password file was built from, its checksum, and the unit's state"
+# The broker role's default broker_registry_readers.
+REGISTRY_READERS = ("discovery_service", "health_monitor")
 ACL_LINE = re.compile(r"^(user [A-Za-z0-9_.@-]+|topic (read|write|readwrite) \S+)$")
 
 
@@ -110,13 +112,17 @@ def test_acl_file_follows_the_catalogue(broker, catalogue):
             blocks[user][words[2]] = words[1]
     assert blocks[None] == {"$SYS/#": "read"}
     assert blocks[ADMIN] == {"#": "readwrite", "$SYS/#": "read"}
-    assert blocks[MONITOR] == {"$SYS/#": "read", "alicia/health/#": "read"}
+    assert blocks[MONITOR] == {"$SYS/#": "read", "alicia/health/#": "read", "alicia/registry/#": "read"}
     services = [entry for entry in catalogue.values() if entry["kind"] == "service"]
     assert len(services) == 22
     for entry in services:
         mqtt = entry["mqtt"]
         want = dict((t, "readwrite" if t in mqtt["subscribe"] else "write") for t in mqtt["publish"])
         want.update((t, "read") for t in mqtt["subscribe"] if t not in want)
+        # The registry: each service writes its own entries; the registry readers read them all.
+        want["alicia/registry/%s/#" % entry["name"]] = "write"
+        if entry["name"] in REGISTRY_READERS:
+            want["alicia/registry/#"] = "read"
         assert blocks[mqtt["username"]] == want, entry["name"]
     assert set(blocks) == {None, ADMIN, MONITOR} | set(e["mqtt"]["username"] for e in services)
 
@@ -202,6 +208,61 @@ def test_services_cannot_read_sys(mqtt, a):
     lines = mqtt.capture(a, ["$SYS/broker/version", control], [mqtt.pub_cmd(a, control, "sys-control")], wait=2)
     assert "%s sys-control" % control in lines, lines
     assert not [line for line in lines if line.startswith("$SYS/")], lines
+
+
+# ---- service registry (alicia/registry/<service>/<instance>) and shared subscriptions ----
+
+def test_a_service_writes_its_registry_entry_which_the_readers_and_the_monitor_read(mqtt, a, catalogue):
+    entry = "alicia/registry/%s/%s-1" % (SERVICE_A, SERVICE_A)
+    reader = catalogue["discovery_service"]["mqtt"]["username"]
+    monitor_reader = catalogue["health_monitor"]["mqtt"]["username"]
+    try:
+        assert mqtt.pub(a, entry, '{"state": "running"}', extra="-r").rc == 0
+        for user in (reader, monitor_reader, MONITOR):
+            lines = mqtt.capture(user, ["alicia/registry/#"], count=1, wait=5)
+            assert lines == ['%s {"state": "running"}' % entry], (user, lines)
+    finally:
+        mqtt.pub(ADMIN, entry, None, extra="-r")
+
+
+def test_registry_entries_are_written_only_by_their_service_and_read_only_by_the_readers(mqtt, a, b):
+    # b may neither write under a's registry tree nor read the registry; a's own entry is the
+    # positive control in the same window (b's publish is dropped, a's goes through).
+    forged = "alicia/registry/%s/forged" % SERVICE_A
+    own = "alicia/registry/%s/%s" % (SERVICE_A, SERVICE_A)
+    try:
+        lines = mqtt.capture(ADMIN, ["alicia/registry/#"],
+                             [mqtt.pub_cmd(b, forged, "forged", extra="-r"), mqtt.pub_cmd(a, own, "mine", extra="-r")],
+                             wait=3)
+        assert "%s mine" % own in lines, lines
+        assert not [line for line in lines if line.startswith(forged)], lines
+        control = "alicia/%s/control" % SERVICE_B
+        lines = mqtt.capture(b, ["alicia/registry/#", control], [mqtt.pub_cmd(b, control, "b-control")], wait=2)
+        assert "%s b-control" % control in lines, lines
+        assert not [line for line in lines if line.startswith("alicia/registry/")], lines
+    finally:
+        mqtt.pub(ADMIN, own, None, extra="-r")
+        mqtt.pub(ADMIN, forged, None, extra="-r")
+
+
+def test_a_service_receives_its_commands_through_a_shared_subscription(mqtt, a):
+    # MQTT 3.1.1 (mosquitto_sub's default) and 5: Mosquitto 2 checks what a shared subscriber
+    # receives against each message's topic, which the service's own-tree line grants.
+    command = "alicia/%s/command" % SERVICE_A
+    for version in ("mqttv311", "mqttv5"):
+        shared = "$share/%s/%s" % (SERVICE_A, command)
+        lines = mqtt.capture(a, [shared], [mqtt.pub_cmd(ADMIN, command, "cmd-%s" % version)], count=1, wait=5,
+                             extra="-V %s" % version)
+        assert lines == ["%s cmd-%s" % (command, version)], (version, lines)
+
+
+def test_a_shared_subscription_does_not_open_another_services_commands(mqtt, a, b):
+    command = "alicia/%s/command" % SERVICE_B
+    control = "alicia/%s/control" % SERVICE_A
+    lines = mqtt.capture(a, ["$share/%s/%s" % (SERVICE_B, command), control],
+                         [mqtt.pub_cmd(ADMIN, command, "not-for-a"), mqtt.pub_cmd(a, control, "a-control")], wait=3)
+    assert "%s a-control" % control in lines, lines
+    assert not [line for line in lines if line.startswith(command)], lines
 
 
 PROBE = r"""
