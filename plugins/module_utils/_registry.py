@@ -12,8 +12,9 @@ heartbeat (``rows``, ``table``), picks the entries silent for longer than the
 stale period (``stale``, default 300 s as in seed 004) and clears them
 (``clear``). It also gives the per-host registry files the service role
 writes as desired state (``host_files``, ``removed_host_files``): one JSON
-file per service under ``<data_dir>/registry/``, written by the role's files
-batch (a temporary file renamed over the old one).
+file per service under ``<data_dir>/registry.d/`` (a name no service can
+have), written by the role's files batch (a temporary file renamed over the
+old one).
 
 paho-mqtt 1.6 (Debian 12, on targets) and 2.x; ``clock`` is
 for the tests.
@@ -249,7 +250,7 @@ def host_document(svc, host):
 
 def host_file(svc, host, data_dir="/var/lib/alicia"):
     """The path of ``svc``'s registry file on a host."""
-    return "%s/registry/%s.json" % (data_dir.rstrip("/"), svc["name"])
+    return "%s/registry.d/%s.json" % (data_dir.rstrip("/"), svc["name"])
 
 
 def host_files(entries, host, data_dir="/var/lib/alicia"):
@@ -258,7 +259,7 @@ def host_files(entries, host, data_dir="/var/lib/alicia"):
     ``key``: writing them restarts nothing."""
     if not entries:
         return []
-    files = [{"path": "%s/registry" % data_dir.rstrip("/"), "state": "directory", "mode": "0755"}]
+    files = [{"path": "%s/registry.d" % data_dir.rstrip("/"), "state": "directory", "mode": "0755"}]
     for svc in entries:
         files.append({"path": host_file(svc, host, data_dir), "mode": "0644",
                       "content": json.dumps(host_document(svc, host), indent=2, sort_keys=True) + "\n"})

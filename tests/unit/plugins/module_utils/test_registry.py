@@ -72,9 +72,9 @@ def test_host_files_one_per_service_with_its_instances(resolve):
                                          "instance_ports": [9000, 9001]}})
     entries = [catalogue["tts_service"], catalogue["stt_service"]]
     files = registry.host_files(entries, "voice1")
-    assert files[0] == {"path": "/var/lib/alicia/registry", "state": "directory", "mode": "0755"}
-    assert [f["path"] for f in files[1:]] == ["/var/lib/alicia/registry/tts_service.json",
-                                              "/var/lib/alicia/registry/stt_service.json"]
+    assert files[0] == {"path": "/var/lib/alicia/registry.d", "state": "directory", "mode": "0755"}
+    assert [f["path"] for f in files[1:]] == ["/var/lib/alicia/registry.d/tts_service.json",
+                                              "/var/lib/alicia/registry.d/stt_service.json"]
     assert all("key" not in f for f in files)  # writing them restarts nothing
     tts = json.loads(files[1]["content"])
     assert tts["service"] == "tts_service" and tts["host"] == "voice1" and tts["version"] == "1.0.0"
@@ -87,5 +87,5 @@ def test_host_files_one_per_service_with_its_instances(resolve):
          "http://voice1:%d/health" % catalogue["stt_service"]["port"])]
     assert registry.host_files([], "voice1") == []
     assert registry.removed_host_files(entries, "/srv/data/") == [
-        {"path": "/srv/data/registry/tts_service.json", "state": "absent"},
-        {"path": "/srv/data/registry/stt_service.json", "state": "absent"}]
+        {"path": "/srv/data/registry.d/tts_service.json", "state": "absent"},
+        {"path": "/srv/data/registry.d/stt_service.json", "state": "absent"}]
