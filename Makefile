@@ -14,7 +14,7 @@ INVENTORY ?= inventories/lab
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint changelog-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-rerun compat clean role-readme-check docs
+.PHONY: help setup venv engine image deploy lab-up lab-down test lint yamllint ansible-lint content-check docs-lint changelog-lint playbook-check sanity unit unit-then-compat molecule molecule-all lab-secrets build graph graph-check bench bench-quick bench-rerun compat clean role-readme-check docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -127,12 +127,18 @@ graph: venv ## docs/architecture.svg from the live catalogue (Debian's graphviz)
 topology: venv ## docs/topology-{prod,staging}.svg from the inventories (.cache/topology-lab.svg with lab hosts)
 	bash scripts/graph.sh --topology
 
-bench: setup ## benchmarks (figures printed, never asserted)
-	$(BIN)/python benchmarks/health_gate_bench.py
-	$(BIN)/python benchmarks/catalogue_bench.py
+# benchmarks/run.py makes and removes its own lab hosts (scripts/lab.sh);
+# timings are printed against their targets, never asserted.
+BENCH_RUNS ?= 3
+BENCH_PARTS ?=
+bench: setup ## every benchmark part, median of BENCH_RUNS (3): table, benchmarks/results/<date>-<host>.json and .png (BENCH_PARTS=a,b)
+	$(BIN)/python benchmarks/run.py --runs $(BENCH_RUNS) $(if $(BENCH_PARTS),--parts $(BENCH_PARTS))
 
-bench-rerun: lab-up ## site.yml first run and re-run on the lab: wall time, module executions per role
-	$(BIN)/python benchmarks/rerun_bench.py
+bench-quick: setup ## one repetition of the benchmark parts that need no lab host, printed only (about a minute)
+	$(BIN)/python benchmarks/run.py --quick
+
+bench-rerun: setup ## site.yml re-run on a new one-host lab: wall time, module executions, changed (run.py --parts rerun)
+	$(BIN)/python benchmarks/run.py --runs $(BENCH_RUNS) --parts rerun
 
 clean: lab-down ## remove build outputs and caches (keeps .venv and the image)
 	rm -rf .cache .pytest_cache build alicia-platform-*.tar.gz

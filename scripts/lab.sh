@@ -4,6 +4,15 @@
 # community.docker.docker connection (`up` writes inventories/lab/lab-hosts.yml).
 #   scripts/lab.sh up      LAB_HOSTS=1 (default): one host in every group
 #                          LAB_HOSTS=3: a broker host and two application hosts
+#                          LAB_HOSTS=2, 4 (benchmarks/run.py scaling): the phase
+#                          groups spread over the hosts, the broker on the first
+#                          (2: broker, core, management, voice | devices, advanced,
+#                          observability; 4: broker | core, management | voice,
+#                          devices | advanced, observability)
+#                          LAB_DOCKER=1 (benchmarks/run.py compose): hosts that may
+#                          run their own Docker engine (platform_docker's flags:
+#                          seccomp and AppArmor unconfined, SYS_PTRACE, a tmpfs
+#                          /var/lib/docker; still never --privileged)
 #   scripts/lab.sh down    remove the lab containers and network
 #   scripts/lab.sh status
 set -euo pipefail
@@ -13,6 +22,7 @@ IMAGE="${LAB_IMAGE:-alicia-test/debian:bookworm}"
 NETWORK="${LAB_NETWORK:-alicia-lab}"
 SUBNET="${LAB_SUBNET:-172.30.57.0/24}"
 HOSTS="${LAB_HOSTS:-1}"
+DOCKER_HOSTS="${LAB_DOCKER:-0}"
 INVENTORY="$ROOT/inventories/lab/lab-hosts.yml"
 PHASES="alicia_core,alicia_management,alicia_voice,alicia_devices,alicia_advanced,alicia_observability"
 
@@ -22,6 +32,18 @@ groups_for() {  # host index -> comma-separated inventory groups
   local i=$1
   if [ "$HOSTS" -eq 1 ]; then
     echo "alicia_broker,$PHASES"
+  elif [ "$HOSTS" -eq 2 ]; then
+    case "$i" in
+      1) echo "alicia_broker,alicia_core,alicia_management,alicia_voice" ;;
+      *) echo "alicia_devices,alicia_advanced,alicia_observability" ;;
+    esac
+  elif [ "$HOSTS" -eq 4 ]; then
+    case "$i" in
+      1) echo "alicia_broker" ;;
+      2) echo "alicia_core,alicia_management" ;;
+      3) echo "alicia_voice,alicia_devices" ;;
+      *) echo "alicia_advanced,alicia_observability" ;;
+    esac
   else
     case "$i" in
       1) echo "alicia_broker" ;;
@@ -32,7 +54,7 @@ groups_for() {  # host index -> comma-separated inventory groups
 }
 
 up() {
-  case "$HOSTS" in 1|3) ;; *) log "LAB_HOSTS must be 1 or 3" >&2; exit 2 ;; esac
+  case "$HOSTS" in 1|2|3|4) ;; *) log "LAB_HOSTS must be 1, 2, 3 or 4" >&2; exit 2 ;; esac
   docker network inspect "$NETWORK" >/dev/null 2>&1 \
     || docker network create --driver bridge --subnet "$SUBNET" "$NETWORK" >/dev/null
   # A lab of another size is replaced, not mixed.
@@ -44,10 +66,18 @@ up() {
     name="alicia-lab-$i"
     want=$(groups_for "$i")
     have=$(docker inspect -f '{{ index .Config.Labels "alicia.groups" }}' "$name" 2>/dev/null || true)
-    if [ -n "$have" ] && [ "$have" != "$want" ]; then docker rm -f "$name" >/dev/null; have=""; fi
+    have_docker=$(docker inspect -f '{{ index .Config.Labels "alicia.docker" }}' "$name" 2>/dev/null || true)
+    if [ -n "$have" ] && { [ "$have" != "$want" ] || [ "${have_docker:-0}" != "$DOCKER_HOSTS" ]; }; then
+      docker rm -f "$name" >/dev/null; have=""
+    fi
     if [ -z "$have" ]; then
+      engine=()
+      if [ "$DOCKER_HOSTS" = 1 ]; then
+        engine=(--label alicia.docker=1 --cap-add SYS_PTRACE --security-opt seccomp=unconfined
+                --security-opt apparmor=unconfined --tmpfs /var/lib/docker:rw,exec,size=4g)
+      fi
       docker run -d --name "$name" --hostname "$name" --network "$NETWORK" \
-        --label alicia.lab=1 --label "alicia.groups=$want" \
+        --label alicia.lab=1 --label "alicia.groups=$want" "${engine[@]}" \
         --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
         "$IMAGE" /lib/systemd/systemd >/dev/null

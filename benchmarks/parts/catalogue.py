@@ -1,30 +1,23 @@
-#!/usr/bin/env python3
-"""Benchmark: the catalogue filters over the shipped catalogue, through Ansible's templar.
+"""Part catalogue: templating the role default catalogue_resolved over the shipped catalogue.
 
-What tests/unit/plugins/filter/test_catalogue_filters.py used to assert
-(< 3.0 s): the role default `catalogue_resolved` of
-roles/catalogue/defaults/main.yml, templated by ansible-core 2.19's Templar
-with trusted, lazy data, in a fresh interpreter where Ansible's collection
-loader owns `ansible_collections` (a copy.deepcopy of the tagged data once
-took about 7 s). Each run is a fresh interpreter; it also times, for
-reference, `catalogue_errors` through the templar and the plain filter
-functions over the resolved catalogue.
-
-Figures only: nothing is asserted (target: templating catalogue_resolved
-< 3.0 s).
-
-    .venv/bin/python benchmarks/catalogue_bench.py [--runs 5]
+With ansible-core's Templar, trusted lazy data, in a fresh interpreter where
+Ansible's collection loader owns `ansible_collections` (a copy.deepcopy of
+the tagged data once took about 7 s; the figure test_catalogue_filters.py
+used to assert); also, for reference, catalogue_errors through the templar
+and the plain filter functions over the resolved catalogue. Needs no lab.
 """
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = 3.0
+from .lab import ROOT
+
+NAME = "catalogue"
+NEEDS = "nothing (controller only)"
+WHAT = "templating catalogue_resolved in a fresh interpreter (target < 3 s), filters for reference"
+TARGET = ("<", 3.0)
 
 # Runs in a fresh interpreter: argv[1] is the repository root. Prints one JSON
 # document of {figure: seconds}, or {figure: "error: ..."} for a filter that
@@ -76,38 +69,20 @@ def one_run():
     proc = subprocess.run([sys.executable, "-c", CHILD, ROOT], cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg")))
     if proc.returncode != 0:
-        raise SystemExit("the templating run failed:\n%s" % proc.stderr[-3000:])
+        raise RuntimeError("the templating run failed:\n%s" % proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters (the median is reported)")
-    args = parser.parse_args()
-
-    runs = []
-    for run in range(max(1, args.runs)):
-        figures = one_run()
-        runs.append(figures)
-        print("run %d: templating catalogue_resolved %.3f s" % (run + 1, figures["templar: catalogue_resolved"]))
-
-    print()
-    print("catalogue filters over the shipped catalogue (%d services), median of %d fresh interpreters"
-          % (runs[0]["services"], len(runs)))
+def run(context):
+    runs = [one_run() for _ in range(context.repetitions())]
+    results = context.results
+    results.add(NAME, "templar: catalogue_resolved (%d entries)" % runs[0]["services"],
+                [figures["templar: catalogue_resolved"] for figures in runs], target=TARGET)
     for label in runs[0]:
-        if label == "services":
+        if label in ("services", "templar: catalogue_resolved"):
             continue
         values = [figures.get(label) for figures in runs]
-        numbers = [value for value in values if isinstance(value, (int, float))]
-        if len(numbers) == len(values):
-            print("  %-52s %8.3f s" % (label, statistics.median(numbers)))
+        if all(isinstance(value, (int, float)) for value in values):
+            results.add(NAME, label, values)
         else:
-            print("  %-52s %s" % (label, next(value for value in values if not isinstance(value, (int, float)))))
-    templated = statistics.median(figures["templar: catalogue_resolved"] for figures in runs)
-    print("  target (templating catalogue_resolved < %.1f s, was asserted by test_catalogue_filters.py): %s"
-          % (TARGET, "met" if templated < TARGET else "NOT met"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            results.unavailable(NAME, label, next(str(v) for v in values if not isinstance(v, (int, float))))

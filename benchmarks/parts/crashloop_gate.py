@@ -1,41 +1,29 @@
-#!/usr/bin/env python3
-"""Benchmark: from the start of a crash-looping service to the failed health gate.
+"""Part crashloop_gate: from the start of a crash-looping service to the failed health gate.
 
 A systemd unit shaped like the service role's (Restart=on-failure,
 RestartSec= the role's service_restart_sec, MemoryMax=) runs the reference
 service with ALICIA_FAULT_FAIL_AT_START=1 (it exits with status 1 at once,
 as a service with a Python traceback would), or a Python process that
-allocates past its MemoryMax (an out-of-memory kill). The script starts the
+allocates past its MemoryMax (an out-of-memory kill). The part starts the
 unit and at once runs the health gate's gate() (module_utils/health.py, the
 logic of alicia.platform.health_gate) on the host against 127.0.0.1 with
 the unit named, with the module's defaults (timeout 90 s, interval 1 s,
-max_restarts 2), and prints the time from `systemctl start` to the failed
-gate with its target:
-
-    exit at start: failed gate 10.6 s after the start (target < 15 s), 2 restarts, 12 state reads, ...
-
-Where: a running lab host (`make lab-up`, label alicia.lab=1) when there is
-one, else a throwaway systemd container of the lab image (ALICIA_TEST_IMAGE,
-default alicia-test/debian:bookworm, as Molecule starts it), removed at the
-end. The unit is transient (/run/systemd/system) and removed afterwards.
-Figures only: nothing is asserted; exit 2 when Docker or the image is
-missing, 1 when a case could not run, 0 otherwise whatever the figures.
-An Ansible task adds its module start (~0.5 s) to these figures.
-
-    .venv/bin/python benchmarks/crashloop_gate_bench.py [--runs 1] [--case exit|oom|all]
+max_restarts 2), and records the time from `systemctl start` to the failed
+gate (target < 15 s). The host is a throwaway systemd container of the lab
+image (ALICIA_TEST_IMAGE, default alicia-test/debian:bookworm), removed at
+the end, so the part never touches a lab host. An Ansible task adds its
+module start (~0.5 s) to these figures.
 """
 
-import argparse
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .lab import ROOT
+
 TARGET = 15.0
 IMAGE = os.environ.get("ALICIA_TEST_IMAGE", "alicia-test/debian:bookworm")
 CONTAINER = "alicia-crashloop-bench"
@@ -83,13 +71,6 @@ print(json.dumps({"seconds": round(took, 2), "healthy": summary["healthy"], "sta
 
 def docker(*args, check=True, capture=True):
     return subprocess.run(["docker"] + list(args), check=check, capture_output=capture, text=True)
-
-
-def lab_host():
-    proc = docker("ps", "--filter", "label=alicia.lab=1", "--filter", "status=running", "--format", "{{.Names}}",
-                  check=False)
-    names = sorted(proc.stdout.split()) if proc.returncode == 0 else []
-    return names[0] if names else None
 
 
 def start_container():
@@ -146,45 +127,25 @@ def run_case(host, name, delay):
                " systemctl daemon-reload" % (UNIT, UNIT, UNIT), check=False)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--case", choices=sorted(CASES) + ["all"], default="all")
-    args = parser.parse_args()
-    if not shutil.which("docker") or docker("info", check=False).returncode != 0:
-        print("docker does not answer: this benchmark needs a systemd host (a lab host or the lab image)")
-        return 2
-    host = lab_host()
-    throwaway = host is None
-    if throwaway:
-        if docker("image", "inspect", IMAGE, check=False).returncode != 0:
-            print("no running lab host and no image %s: `make lab-up` or `make image` first" % IMAGE)
-            return 2
-        start_container()
-        host = CONTAINER
+NAME = "crashloop_gate"
+NEEDS = "Docker and the lab image (a throwaway container)"
+WHAT = "systemctl start of a crash-looping unit to the failed gate (exit at start, memory-limit kill), target < 15 s"
+
+
+def run(context):
+    if docker("image", "inspect", IMAGE, check=False).returncode != 0:
+        raise RuntimeError("no image %s: `make image` first" % IMAGE)
+    start_container()
     delay = restart_sec()
-    print("host: %s (%s); RestartSec=%d (service_restart_sec), gate: timeout 90 s, interval 1 s, max_restarts 2"
-          % (host, "throwaway container of %s" % IMAGE if throwaway else "lab host", delay))
-    status = 0
     try:
-        copy_code(host)
-        for name in (sorted(CASES) if args.case == "all" else [args.case]):
-            for run in range(args.runs):
-                try:
-                    got = run_case(host, name, delay)
-                except RuntimeError as exc:
-                    print("%s, run %d: %s" % (CASES[name]["what"], run + 1, exc))
-                    status = 1
-                    continue
-                process = got["process"] or {}
-                print("%s: failed gate %.1f s after the start (target < %.0f s), %s restarts, %d state reads, "
-                      "%d probes; %s" % (CASES[name]["what"], got["seconds"], TARGET, process.get("restarts"),
-                                         got["state_reads"], got["attempts"], got["error"]))
+        copy_code(CONTAINER)
+        for name in sorted(CASES):
+            got = [run_case(CONTAINER, name, delay) for _ in range(context.repetitions())]
+            unhealthy = [g for g in got if not g["healthy"]]
+            context.results.add(NAME, "%s: start to failed gate" % CASES[name]["what"],
+                                [g["seconds"] for g in got], target=("<", TARGET),
+                                note="RestartSec=%d; restarts %s; gate failed in %d of %d runs"
+                                % (delay, [(g["process"] or {}).get("restarts") for g in got], len(unhealthy),
+                                   len(got)))
     finally:
-        if throwaway:
-            docker("rm", "-f", CONTAINER, check=False)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        docker("rm", "-f", CONTAINER, check=False)
