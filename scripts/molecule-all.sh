@@ -17,7 +17,7 @@ if [ "$#" -gt 0 ]; then
 else
   # Longest first, so the two lanes finish close together.
   scenarios=()
-  for s in default platform_docker process_managers multihost balancer log_rotation broker network_hardening service_user; do
+  for s in default platform_docker process_managers multihost broker new_user balancer log_rotation network_hardening service_user; do
     [ -f "molecule/$s/molecule.yml" ] && scenarios+=("$s")
   done
   for f in molecule/*/molecule.yml; do
