@@ -17,6 +17,7 @@ figures.
 """
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -40,6 +41,10 @@ def parse(argv):
                              % ",".join(QUICK_DEFAULT))
     parser.add_argument("--parts", help="comma-separated parts (default: all; --list shows them)")
     parser.add_argument("--list", action="store_true", help="list the parts and exit")
+    parser.add_argument("--merge", action="store_true",
+                        help="merge into the day's results file of this host: the parts run now replace their "
+                             "figures there, the others stay (a full run in several sittings)")
+    parser.add_argument("--note", action="append", default=[], help="a note kept in the results JSON")
     parser.add_argument("--keep-lab", action="store_true", help="leave the lab hosts up at the end")
     parser.add_argument("--out", default=RESULTS, help="directory of the results JSON and PNG (default: "
                                                       "benchmarks/results)")
@@ -66,6 +71,8 @@ def main(argv=None):
     runs = 1 if args.quick else args.runs
     results = report.Results(runs, args.quick, args.selected)
     context = Context(results, runs, args.quick, keep_lab=args.keep_lab)
+    for text in args.note:
+        results.note(text)
     if not lab.docker_answers():
         print("note: Docker does not answer; the parts that need it will fail (make setup)", file=sys.stderr)
     started = time.monotonic()
@@ -82,7 +89,7 @@ def main(argv=None):
             print("   (%s: %.0f s)" % (name, time.monotonic() - part_started), flush=True)
             results.done.append(name)
             if not args.quick:  # after every part: an interrupted run keeps what it measured
-                write(results, args.out)
+                write(results, args.out, args.merge)
     finally:
         if context.lab_used and not args.keep_lab:
             lab.lab("down")
@@ -93,15 +100,21 @@ def main(argv=None):
     print("(%d part(s) in %.0f s; medians of %d run(s); timings are figures, never asserted)"
           % (len(args.selected), time.monotonic() - started, runs))
     if not args.quick:
-        print("results: %s\nchart:   %s" % tuple(os.path.relpath(path) for path in write(results, args.out)))
+        print("results: %s\nchart:   %s" % tuple(os.path.relpath(path) for path in
+                                                   write(results, args.out, args.merge)))
     return 1 if results.errors else 0
 
 
-def write(results, directory):
+def write(results, directory, merge=False):
     """The results JSON and its PNG chart -> their paths."""
     hostname = socket.gethostname()
     document = results.document(hostname)
     path = report.results_path(directory, results.started, hostname)
+    if merge and os.path.exists(path):
+        if not hasattr(results, "previous"):  # read once, before this run's first write
+            with open(path) as handle:
+                results.previous = json.load(handle)
+        document = report.merge(results.previous, document)
     report.write_json(document, path)
     png = path[:-len(".json")] + ".png"
     report.chart(document, png)

@@ -30,14 +30,14 @@ class Results:
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         if value is None:
             value = stats.median(values)
-        figure = {"part": part, "figure": name, "unit": unit, "values": [_round(v) for v in values],
+        figure = {"part": part, "figure": name, "runs": self.runs, "unit": unit, "values": [_round(v) for v in values],
                   "value": _round(value), "target": None if target is None else [target[0], target[1]],
                   "status": stats.status(value, target), "note": note}
         self.figures.append(figure)
         return figure
 
     def unavailable(self, part, name, why, target=None):
-        figure = {"part": part, "figure": name, "unit": "", "values": [], "value": None,
+        figure = {"part": part, "figure": name, "runs": 0, "unit": "", "values": [], "value": None,
                   "target": None if target is None else [target[0], target[1]], "status": "not available",
                   "note": why}
         self.figures.append(figure)
@@ -65,6 +65,23 @@ class Results:
             "notes": self.notes,
             "errors": self.errors,
         }
+
+
+def merge(previous, document):
+    """`document` over an earlier results document of the same day and host: the figures, notes and errors of
+    the parts run again are replaced, the others kept (in the earlier order, then the new parts)."""
+    again = set(document["parts_done"])
+    merged = dict(document)
+    merged["figures"] = [f for f in previous.get("figures", []) if f["part"] not in again and
+                         not (f["part"] == "memory" and "converge" in again)] + document["figures"]
+    merged["parts"] = [p for p in previous.get("parts", []) if p not in again] + document["parts"]
+    merged["parts_done"] = [p for p in previous.get("parts_done", []) if p not in again] + document["parts_done"]
+    merged["errors"] = dict((k, v) for k, v in previous.get("errors", {}).items() if k not in again)
+    merged["errors"].update(document["errors"])
+    merged["notes"] = previous.get("notes", []) + [n for n in document["notes"] if n not in previous.get("notes", [])]
+    merged["runs"] = max(previous.get("runs", 0), document["runs"])
+    merged["date"] = previous.get("date", document["date"])
+    return merged
 
 
 def _round(value):

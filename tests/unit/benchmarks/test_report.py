@@ -38,7 +38,7 @@ def test_results_json_shape(tmp_path):
     assert document["host"] == "buildhost" and document["runs"] == 3 and document["quick"] is False
     assert set(document["machine"]) == {"cpus", "python", "ansible_core"}
     for figure in document["figures"]:
-        assert set(figure) == {"part", "figure", "unit", "values", "value", "target", "status", "note"}
+        assert set(figure) == {"part", "figure", "runs", "unit", "values", "value", "target", "status", "note"}
     assert document["figures"][0]["target"] == ["<", 10.0]
     assert document["notes"] == ["noisy: Molecule ran meanwhile"]
     assert document["errors"] == {"compose": "RuntimeError: no engine"}
@@ -71,3 +71,23 @@ def test_chart_is_a_png(tmp_path):
     path = tmp_path / "chart.png"
     report.chart(results().document("buildhost"), str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_merge_replaces_the_parts_run_again_and_keeps_the_others():
+    earlier = results()
+    earlier.done = ["rerun", "health_gate", "growth", "zero_downtime"]
+    earlier.note("first sitting")
+    earlier.error("growth", "RuntimeError: x")
+    previous = earlier.document("h")
+    again = report.Results(runs=1, quick=False, parts=["growth"])
+    again.done = ["growth"]
+    again.add("growth", "re-run with 44 services", [10.0])
+    again.note("second sitting")
+    merged = report.merge(previous, again.document("h"))
+    assert [f["figure"] for f in merged["figures"] if f["part"] == "growth"] == ["re-run with 44 services"]
+    assert [f["values"] for f in merged["figures"] if f["part"] == "growth"] == [[10.0]]
+    assert [f["runs"] for f in merged["figures"] if f["part"] == "growth"] == [1]
+    assert len(merged["figures"]) == len(previous["figures"])
+    assert merged["errors"] == {} and merged["notes"] == ["first sitting", "second sitting"]
+    assert merged["parts_done"] == ["rerun", "health_gate", "zero_downtime", "growth"]
+    assert merged["runs"] == 3 and merged["date"] == previous["date"]

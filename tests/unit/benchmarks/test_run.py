@@ -64,3 +64,17 @@ def test_a_failing_part_is_reported_and_fails_the_run(tmp_path, monkeypatch, cap
     monkeypatch.setattr(PARTS["zero_downtime"], "run", broken)
     assert bench_run.main(["--parts", "zero_downtime", "--out", str(tmp_path)]) == 1
     assert "error in zero_downtime: RuntimeError: no engine here" in capsys.readouterr().out
+
+
+def test_merge_keeps_the_figures_of_the_other_parts(tmp_path, monkeypatch):
+    def first(context):
+        context.results.add("catalogue", "templar", [1.0, 2.0, 3.0], target=("<", 3.0))
+    monkeypatch.setattr(PARTS["catalogue"], "run", first)
+    assert bench_run.main(["--parts", "catalogue", "--out", str(tmp_path)]) == 0
+    assert bench_run.main(["--parts", "zero_downtime", "--out", str(tmp_path), "--merge", "--note", "later"]) == 0
+    [name] = [name for name in os.listdir(str(tmp_path)) if name.endswith(".json")]
+    with open(str(tmp_path / name)) as handle:
+        document = json.load(handle)
+    assert document["parts_done"] == ["catalogue", "zero_downtime"]
+    assert document["figures"][0]["figure"] == "templar" and document["figures"][0]["value"] == 2.0
+    assert document["notes"] == ["later"]
