@@ -40,9 +40,10 @@ def service_plan(catalogue, names, group_names, host, groups=None, settings=None
 
 
 def service_files(plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broker=None, hostvars=None,
-                  groups=None):
+                  groups=None, rollback=None):
     return _wrap("files", native(plan), native(catalogue), secrets=native(secrets), mqtt_broker=native(mqtt_broker),
-                 docker_mqtt_broker=native(docker_mqtt_broker), hostvars=hostvars, groups=native(groups))
+                 docker_mqtt_broker=native(docker_mqtt_broker), hostvars=hostvars, groups=native(groups),
+                 rollback=native(rollback))
 
 
 def service_followups(plan, files=None, venvs=None):
@@ -71,6 +72,19 @@ def service_remote_endpoints(plan, catalogue, hostvars=None, groups=None):
     return _wrap("remote_endpoints", native(plan), native(catalogue), hostvars=hostvars, groups=native(groups))
 
 
+def service_history_records(plan):
+    return _wrap("history_records", native(plan))
+
+
+def service_rollback_catalogue(catalogue, targets=None):
+    return _wrap("rollback_catalogue", native(catalogue), native(targets))
+
+
+def service_gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):
+    return _wrap("gate_failure_message", native(failure), native(host), native(scope), native(rollback_to),
+                 native(rollback_msg))
+
+
 class FilterModule(object):
     """The service role's derived state."""
 
@@ -84,4 +98,7 @@ class FilterModule(object):
             "service_unhealthy_logs": service_unhealthy_logs,
             "service_gate_failed_argv": service_gate_failed_argv,
             "service_remote_endpoints": service_remote_endpoints,
+            "service_history_records": service_history_records,
+            "service_rollback_catalogue": service_rollback_catalogue,
+            "service_gate_failure_message": service_gate_failure_message,
         }

@@ -533,7 +533,8 @@ def removed_logs(entries, s):
 
 # ---- The files batch ------------------------------------------------------------------
 
-def files(the_plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broker=None, hostvars=None, groups=None):
+def files(the_plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broker=None, hostvars=None, groups=None,
+          rollback=None):
     """Every file of the run on the host, in one batch, each keyed (see ``plan()["keys"]``)."""
     s = the_plan["settings"]
     entries = the_plan["entries"]
@@ -590,7 +591,7 @@ def files(the_plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broke
     for svc in entries:
         batch += Manual.leftover(svc, s, keys)
     batch += gate_files(entries, s)
-    return _dedupe(batch)
+    return keep_releases(_dedupe(batch), the_plan, list(rollback or []))
 
 
 def _dedupe(batch):
@@ -788,6 +789,79 @@ def gate_failed_argv(the_plan, unhealthy=None, containers=None, lines=15):
             + markers + ["--"] + unhealthy_logs(the_plan, names, containers))
 
 
+def history_records(the_plan):
+    """The health gate's deployment-history records: per service of the run,
+    its version, its catalogue entry (no secrets: they are rendered from the
+    vault) and the release directory it runs from (None without one)."""
+    s = the_plan["settings"]
+    records = []
+    for svc in the_plan["entries"]:
+        # The docker runtime builds an image instead of running a release directory.
+        has_release = svc["runtime"] != "docker" and bool(layout.release_files(svc, s, svc["name"]))
+        records.append({"service": svc["name"], "version": str(svc.get("version", "")), "spec": svc,
+                        "release": layout.release_dir(svc, s) if has_release else None,
+                        "instances": [inst["name"] for inst in layout.instances(svc)]})
+    return records
+
+
+def gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):
+    """The message that fails a run whose health gate failed (tasks/gate.yml).
+
+    ``failure``: what the failed gate left (``msg``, ``logs``, ``rollback``:
+    service -> known-good release, ``versions``: service -> the version that
+    failed). ``rollback_to`` set: the message of a rollback whose own gate
+    failed (``rollback_msg``)."""
+    versions = failure.get("versions") or {}
+    targets = rollback_to if rollback_to else (failure.get("rollback") or {})
+    moves = ", ".join("%s %s -> %s" % (name, versions.get(name, "?"), (release or {}).get("version", "?"))
+                      for name, release in sorted(targets.items()))
+    logs = "Last lines of their logs:\n%s" % (failure.get("logs") or "")
+    if rollback_to and not failure.get("msg"):
+        # playbooks/rollback.yml: no release failed before this rollback.
+        return "service: %s on %s: the rollback (%s) is not healthy: %s\n%s" % (
+            scope, host, ", ".join("%s -> %s" % (n, (r or {}).get("version", "?")) for n, r in sorted(targets.items())),
+            rollback_msg, logs)
+    if rollback_to:
+        return ("service: %s on %s is not healthy, and its rollback failed too (%s): %s\n"
+                "The release that failed first: %s\n%s" % (scope, host, moves, rollback_msg, failure.get("msg"), logs))
+    if targets:
+        outcome = ("Rolled back to the last known-good release, healthy again (the failed release is marked bad "
+                   "in the deployment history): %s." % moves)
+    else:
+        outcome = "No known-good release to roll back to (a first deployment, or rollback off): left in place."
+    return "service: %s on %s is not healthy: %s\n%s\n%s" % (scope, host, failure.get("msg"), outcome, logs)
+
+
+def rollback_catalogue(catalogue, targets=None):
+    """``catalogue`` with each service of ``targets`` (the health gate's
+    ``rollback``: service -> its last known-good release) back at the entry
+    that release was deployed with."""
+    if not targets:
+        return catalogue
+    merged = dict(catalogue)
+    for name, release in targets.items():
+        if name not in catalogue:
+            raise ServicePlanError("rollback: %s is not in the catalogue" % name)
+        merged[name] = release["spec"]
+    return merged
+
+
+def keep_releases(batch, the_plan, names):
+    """The files batch of a rollback: the release directories of ``names`` are
+    kept as they are on the host (only the ``current`` link moves back), never
+    copied again from a source that may hold another release by now."""
+    if not names:
+        return batch
+    s = the_plan["settings"]
+    kept = set(layout.release_dir(svc, s) for svc in the_plan["entries"] if svc["name"] in names)
+    result = []
+    for entry in batch:
+        if entry.get("path") in kept and entry.get("state") == "tree":
+            entry = {"path": entry["path"], "state": "directory", "mode": "0755", "key": entry.get("key")}
+        result.append(entry)
+    return result
+
+
 def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
     """The health endpoints of this run's required dependencies that run on other hosts."""
     if not the_plan["remote_deps"]:
@@ -796,4 +870,5 @@ def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
 
 
 __all__ = ["CatalogueError", "ServicePlanError", "plan", "files", "followups", "plan_work", "restart_report",
-           "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "RUNTIMES", "FOLLOWUPS"]
+           "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "history_records",
+           "rollback_catalogue", "gate_failure_message", "keep_releases", "RUNTIMES", "FOLLOWUPS"]

@@ -273,15 +273,25 @@ def _watch(index, endpoint, started, deadline_at, interval, single_round, probe_
     last = None
     time_to_healthy = None
     crash = None
+    streak = 0
     while True:
         attempts += 1
         remaining = deadline_at - clock()
         per_try = endpoint["timeout"] if single_round else max(0.05, min(endpoint["timeout"], remaining))
         last = probe_fn(endpoint, timeout=per_try, **probe_kwargs)
         if last["healthy"]:
-            time_to_healthy = round(clock() - started, 4)
-            reader.done(index)
-            break
+            streak += 1
+            if streak >= ctx["healthy_reads"] or single_round:
+                time_to_healthy = round(clock() - started, 4)
+                reader.done(index)
+                break
+            # Healthy, not yet often enough in a row: read again soon.
+            remaining = deadline_at - clock()
+            if remaining <= 0:
+                break
+            sleep(min(ctx["healthy_interval"], remaining))
+            continue
+        streak = 0
         if single_round:
             break
         crash = reader.verdict(index)
@@ -294,13 +304,15 @@ def _watch(index, endpoint, started, deadline_at, interval, single_round, probe_
         if clock() >= deadline_at:
             break
     error = last["error"]
+    if last["healthy"] and time_to_healthy is None:
+        error = "healthy on %d of the %d consecutive reads required" % (streak, ctx["healthy_reads"])
     if crash:
         error = "%s; last probe: %s" % (crash, error)
     return {
         "service": endpoint["service"],
         "host": endpoint["host"],
         "url": endpoint["url"],
-        "healthy": last["healthy"],
+        "healthy": time_to_healthy is not None,
         "status": last["status"],
         "latency": last["latency"],
         "attempts": attempts,
@@ -337,7 +349,7 @@ def run_each(items, work, max_workers, name):
 
 def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_certs=True, ca_path=None,
          max_workers=64, max_restarts=DEFAULT_MAX_RESTARTS, run=None, clock=time.monotonic, sleep=time.sleep,
-         probe_fn=probe, state_interval=STATE_INTERVAL):
+         probe_fn=probe, state_interval=STATE_INTERVAL, healthy_reads=1, healthy_interval=0.25):
     """Poll every endpoint concurrently until all are healthy or ``timeout`` passes.
 
     Returns {healthy, elapsed, results, unhealthy, state_reads, msg}:
@@ -349,11 +361,15 @@ def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_cer
     crash-loops (``max_restarts`` restarts since the gate started, or a
     state it does not leave by itself); ``state_reads`` counts the reads.
     ``clock``, ``sleep`` and ``probe_fn`` are the time source, the pause and
-    one probe (the tests pass fakes).
+    one probe (the tests pass fakes). An endpoint is healthy after
+    ``healthy_reads`` healthy probes in a row, ``healthy_interval`` seconds
+    apart (an unhealthy probe starts the count again).
     """
     normalized = [normalize(endpoint) for endpoint in endpoints or []]
-    if interval <= 0:
-        raise EndpointError("interval must be positive")
+    if interval <= 0 or healthy_interval < 0:
+        raise EndpointError("interval must be positive, healthy_interval 0 or more")
+    if int(healthy_reads) < 1:
+        raise EndpointError("healthy_reads must be at least 1")
     try:
         reader = StateReader(normalized, None if single_round else run, clock, max_restarts=max_restarts,
                              min_interval=state_interval)
@@ -362,7 +378,8 @@ def gate(endpoints, timeout=60.0, interval=1.0, single_round=False, validate_cer
     started = clock()
     deadline_at = started + float(timeout)
     probe_kwargs = {"validate_certs": validate_certs, "ca_path": ca_path}
-    ctx = {"clock": clock, "sleep": sleep, "probe": probe_fn, "reader": reader}
+    ctx = {"clock": clock, "sleep": sleep, "probe": probe_fn, "reader": reader,
+           "healthy_reads": int(healthy_reads), "healthy_interval": float(healthy_interval)}
 
     def watch(index, endpoint):
         return _watch(index, endpoint, started, deadline_at, interval, single_round, probe_kwargs, ctx)

@@ -125,6 +125,70 @@ options:
       - Seconds between two probes of an unhealthy endpoint.
     type: float
     default: 1
+  healthy_reads:
+    description:
+      - Healthy probes in a row after which an endpoint counts as healthy (an unhealthy
+        probe starts the count again): a release that answers once and then crashes does
+        not pass.
+    type: int
+    default: 1
+  healthy_interval:
+    description:
+      - Seconds between two probes of an endpoint that answered healthy but not yet
+        O(healthy_reads) times in a row.
+    type: float
+    default: 0.25
+  history:
+    description:
+      - Record the gate's outcome in the host's deployment history (one JSON document,
+        written atomically: a temporary file renamed over the old one, under a lock).
+      - A healthy service whose release is new becomes the service's known-good release;
+        an unhealthy one whose release is new is marked bad (never a rollback target) and
+        its last known-good release, when there is one and its release directory still
+        exists, is returned in RV(rollback) for the caller to restore.
+      - Not written in check mode.
+    type: dict
+    suboptions:
+      path:
+        description: The history file (mode 0600).
+        type: path
+        default: /var/lib/alicia/deployments.json
+      strategy:
+        description:
+          - How the releases were deployed (C(direct), C(rolling), ...), or C(rollback) when
+            the gate checks a rollback (a failed one returns no target).
+        type: str
+        default: direct
+      id:
+        description: The deployment's identifier (the same for every host of a run).
+        type: str
+      host:
+        description: The host's name in the records (the inventory name); default the host name.
+        type: str
+      records:
+        description: One per service the gate covers.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          service:
+            description: The catalogue service; the endpoints whose O(endpoints[].service) is it or one of its instances.
+            type: str
+            required: true
+          version:
+            description: The release's version.
+            type: str
+          spec:
+            description: The catalogue entry deployed (no secrets), stored to redeploy it on a rollback.
+            type: dict
+            required: true
+          release:
+            description: The release directory it runs from (a rollback target needs it to exist).
+            type: path
+          instances:
+            description: Endpoint names that belong to this service (its instances, its balanced port).
+            type: list
+            elements: str
   validate_certs:
     description:
       - Verify TLS certificates of C(https://) endpoints.
@@ -186,6 +250,18 @@ elapsed:
   returned: always
   type: float
   sample: 0.0231
+rollback:
+  description:
+    - With O(history), when the gate failed, the last known-good release of each unhealthy
+      service whose new release failed (C(version), C(digest), C(spec), C(release)); empty
+      when there is none (a first deployment, or no earlier release left on the host).
+  returned: always
+  type: dict
+  sample: {tts_service: {version: 1.4.0, digest: 0b1c2d3e4f506172, release: /opt/alicia/tts_service/releases/1.4.0}}
+history_changed:
+  description: Whether the deployment history was written.
+  returned: always
+  type: bool
 unhealthy:
   description: Names of the endpoints that were not healthy at the end.
   returned: always
@@ -296,7 +372,10 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+import time
+
 from ansible_collections.alicia.platform.plugins.module_utils.health import EndpointError, gate
+from ansible_collections.alicia.platform.plugins.module_utils._history import HistoryError, record_gate, update
 
 ENDPOINT_OPTIONS = dict(
     url=dict(type="str", required=True),
@@ -312,6 +391,46 @@ ENDPOINT_OPTIONS = dict(
 )
 
 
+RECORD_OPTIONS = dict(
+    service=dict(type="str", required=True),
+    version=dict(type="str"),
+    spec=dict(type="dict", required=True),
+    release=dict(type="path"),
+    instances=dict(type="list", elements="str", default=[]),
+)
+HISTORY_OPTIONS = dict(
+    path=dict(type="path", default="/var/lib/alicia/deployments.json"),
+    strategy=dict(type="str", default="direct"),
+    id=dict(type="str"),
+    host=dict(type="str"),
+    records=dict(type="list", elements="dict", required=True, options=RECORD_OPTIONS),
+)
+
+
+def _unhealthy_services(summary, records):
+    """The services of ``records`` with an unhealthy endpoint, and the first error of each."""
+    reasons = {}
+    for result in summary["results"]:
+        if result["healthy"]:
+            continue
+        for record in records:
+            if result["service"] == record["service"] or result["service"] in (record["instances"] or []):
+                reasons.setdefault(record["service"], result["error"] or "unhealthy")
+    return reasons
+
+
+def record(history, summary, host, started):
+    """Write the gate's outcome in the history; returns (changed, rollback targets)."""
+    reasons = _unhealthy_services(summary, history["records"])
+    ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def change(doc):
+        return record_gate(doc, history["records"], list(reasons), reasons, host, history["strategy"],
+                           history["id"] or started, started, ended)
+
+    return update(history["path"], change)
+
+
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
@@ -322,12 +441,18 @@ def run_module():
             ca_path=dict(type="path"),
             max_workers=dict(type="int", default=64),
             max_restarts=dict(type="int", default=2),
+            healthy_reads=dict(type="int", default=1),
+            healthy_interval=dict(type="float", default=0.25),
+            history=dict(type="dict", options=HISTORY_OPTIONS),
         ),
         supports_check_mode=True,
     )
     params = module.params
     if params["timeout"] <= 0 or params["interval"] <= 0 or params["max_workers"] < 1 or params["max_restarts"] < 1:
         module.fail_json(msg="timeout and interval must be positive, max_workers and max_restarts at least 1")
+    if params["healthy_reads"] < 1 or params["healthy_interval"] < 0:
+        module.fail_json(msg="healthy_reads must be at least 1 and healthy_interval 0 or more")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def run(argv):
         """A state read; a command missing on this host reads as nothing."""
@@ -347,16 +472,34 @@ def run_module():
             max_workers=params["max_workers"],
             max_restarts=params["max_restarts"],
             run=run,
+            healthy_reads=params["healthy_reads"],
+            healthy_interval=params["healthy_interval"],
         )
     except EndpointError as exc:
         module.fail_json(msg="health_gate: %s" % exc)
     summary["changed"] = False
+    summary["rollback"] = {}
+    summary["history_changed"] = False
+    if params["history"] and not module.check_mode:
+        try:
+            changed, targets = record(params["history"], summary, params["history"]["host"] or _hostname(), started)
+        except (HistoryError, OSError, IOError) as exc:
+            summary["msg"] = "health_gate: deployment history %s: %s" % (params["history"]["path"], exc)
+            module.fail_json(**summary)
+        summary["changed"] = summary["history_changed"] = bool(changed)
+        summary["rollback"] = targets
     if not summary["healthy"]:
         if module.check_mode:
             module.warn("check mode, one probe round: " + summary["msg"])
         else:
             module.fail_json(**summary)
     module.exit_json(**summary)
+
+
+def _hostname():
+    import socket
+
+    return socket.gethostname()
 
 
 def main():

@@ -334,7 +334,11 @@ def test_an_unhealthy_service_fails_its_phase_gate_and_stops_the_run(host):
         assert "phase voice on alicia-default is not healthy" in out, out[-3000:]
         assert "tts_service" in out and "/var/log/alicia/tts_service.log" in out, out[-3000:]
         assert "PLAY [Phase 4 | devices]" not in out, "the run went on to the next phase"
-        assert health(host, "tts_service")["status"] == "unhealthy"
+        # The same run rolled tts_service back to its known-good release (the
+        # scenario's settings): the previous version serves again.
+        assert "Rolled back to the last known-good release" in out and "tts_service 1.0.0 -> 1.0.0" in out, out[-3000:]
+        assert health(host, "tts_service")["status"] == "healthy"
+        assert "ALICIA_FAULT_UNHEALTHY" not in host.file("/etc/alicia/tts_service.env").content_string
     finally:
         rc, out = site("--tags", "voice")
     assert rc == 0, out[-3000:]

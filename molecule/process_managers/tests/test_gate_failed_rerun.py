@@ -37,8 +37,10 @@ def scenario_overrides():
 
 
 OVERRIDES = scenario_overrides()
-# The faulty runs' gate gives up sooner (the service never turns healthy).
-SHORT_GATE = {"service_gate_timeout": 15}
+# The faulty runs' gate gives up sooner (the service never turns healthy);
+# no automatic rollback (test_rollback.py proves it): the markers are what
+# a run without one, or without a known-good release to go back to, relies on.
+SHORT_GATE = {"service_gate_timeout": 15, "service_rollback": False}
 FAULTY = dict(OVERRIDES, **{NAME: dict(OVERRIDES.get(NAME) or {}, env={"ALICIA_FAULT_UNHEALTHY": "1"})})
 
 

@@ -1,0 +1,87 @@
+"""playbooks/deploy.yml, status.yml and rollback.yml against the scenario's
+host: a service updated to a new version (direct strategy) serves it and the
+history records it under one deployment identifier; status.yml shows it;
+rollback.yml puts the previous release back, gated, and marks the one it
+left bad, so a second rollback has nothing to go back to and fails naming
+the service and the host. The scenario's release is back at the end."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from test_gate_failed_rerun import OVERRIDES, site  # noqa: E402
+
+HOST = "alicia-process_managers"
+CATALOGUE = resolved_catalogue()
+NAME = "personality_system"
+PORT = CATALOGUE[NAME]["listen_port"]
+GOOD = CATALOGUE[NAME]["version"]
+NEW = "1.1.0-test"
+HISTORY = "/var/lib/alicia/deployments.json"
+CURRENT = "/opt/alicia/%s/current" % NAME
+GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
+
+
+def playbook(name, *args):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+           os.path.join(PROJECT, "playbooks", name)] + list(args)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "deploy_count.json"))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          timeout=600, check=False)
+    return proc.returncode, proc.stdout
+
+
+def version(host):
+    result = host.run(GET, "http://127.0.0.1:%d/health" % PORT)
+    return json.loads(result.stdout).get("version") if result.rc == 0 else None
+
+
+def mine(host):
+    doc = json.loads(host.file(HISTORY).content_string)
+    return doc, [d for d in doc["deployments"] if d["service"] == NAME]
+
+
+def test_deploy_a_new_version_see_it_in_status_and_roll_it_back(host):
+    assert version(host) == GOOD
+    try:
+        rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % NEW)
+        assert rc == 0, out[-4000:]
+        assert version(host) == NEW
+        assert host.file(CURRENT).linked_to == "/opt/alicia/%s/releases/%s" % (NAME, NEW)
+        doc, records = mine(host)
+        last = records[-1]
+        assert (last["from"], last["to"], last["strategy"], last["result"]) == (GOOD, NEW, "direct", "ok"), last
+        assert re.match(r"^\d{8}T\d{6}Z$", last["id"]), last
+        assert doc["services"][NAME]["known_good"]["version"] == NEW
+
+        rc, out = playbook("status.yml")
+        assert rc == 0, out[-4000:]
+        row = re.search(r"%s\s+%s\s+%s\s+%s\s+\d+\s+healthy\s+%s" % (HOST, NAME, re.escape(NEW), re.escape(NEW),
+                                                                  re.escape(NEW)), out)
+        assert row, out[-4000:]
+        assert "%s %s -> %s (direct): ok" % (NAME, GOOD, NEW) in out, out[-4000:]
+
+        rc, out = playbook("rollback.yml", "-e", "services=%s" % NAME)
+        assert rc == 0, out[-4000:]
+        assert wait_until(lambda: version(host) == GOOD, 30)
+        assert host.file(CURRENT).linked_to == "/opt/alicia/%s/releases/%s" % (NAME, GOOD)
+        doc, records = mine(host)
+        assert (records[-1]["from"], records[-1]["to"], records[-1]["result"]) == (NEW, GOOD, "rolled_back")
+        assert last["digest"] in doc["services"][NAME]["bad"], "the release rolled back from is never a target again"
+
+        rc, out = playbook("rollback.yml", "-e", "services=%s" % NAME)
+        assert rc != 0 and "nothing to go back to for %s on %s" % (NAME, HOST) in out.replace("\n", " "), out[-4000:]
+        assert version(host) == GOOD
+    finally:
+        if version(host) != GOOD:
+            site(OVERRIDES)
+    # The scenario's settings: the release already there, nothing restarted.
+    rc, out, recap = site(OVERRIDES)
+    assert rc == 0 and recap.get("changed") == 0, out[-3000:]
+    assert version(host) == GOOD

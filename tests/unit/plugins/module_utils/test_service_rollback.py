@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: alicia.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service role's rollback inputs: history records, the catalogue a
+rollback deploys, release directories kept as they are, the failure message."""
+
+import pytest
+
+from ansible_collections.alicia.platform.plugins.module_utils import _service_plan as sp
+
+HOST = "h1"
+GROUPS = {"alicia_core": [HOST], "alicia_voice": [HOST], "alicia_broker": ["b1"]}
+GROUP_NAMES = ["alicia", "alicia_core", "alicia_voice"]
+HOSTVARS = {"b1": {"alicia_address": "10.0.0.1"}, HOST: {"alicia_address": "10.0.0.2"}}
+
+
+def plan(catalogue, names):
+    return sp.plan(catalogue, names, GROUP_NAMES, HOST, groups=GROUPS)
+
+
+def files(the_plan, catalogue, rollback=None):
+    secrets = dict((name, {"MQTT_PASSWORD": "pw", "JWT_SECRET": "j"}) for name in catalogue)
+    return sp.files(the_plan, catalogue, secrets=secrets, mqtt_broker="10.0.0.1", hostvars=HOSTVARS, groups=GROUPS,
+                    rollback=rollback)
+
+
+@pytest.fixture
+def app_src(tmp_path):
+    src = tmp_path / "app"
+    src.mkdir()
+    (src / "requirements.txt").write_text("dep==1.0\n")
+    return {"type": "python_app", "src": str(src), "entry": "main.py"}
+
+
+def test_history_records_carry_version_entry_release_and_instances(resolve):
+    catalogue = resolve({"stt_service": {"version": "2.1.0"}, "tts_service": {"runtime": "docker"},
+                         "ai_service": {"instances": 2, "instance_ports": [9201, 9202]}})
+    the_plan = plan(catalogue, ["stt_service", "tts_service", "ai_service"])
+    records = dict((r["service"], r) for r in sp.history_records(the_plan))
+    assert records["stt_service"]["version"] == "2.1.0"
+    assert records["stt_service"]["spec"] == the_plan["entries"][[e["name"] for e in the_plan["entries"]].index(
+        "stt_service")]
+    assert records["stt_service"]["release"] == "/opt/alicia/stt_service/releases/2.1.0"
+    assert records["tts_service"]["release"] is None, "docker builds an image: no release directory to check"
+    assert len(records["ai_service"]["instances"]) == 2
+
+
+def test_the_rollback_catalogue_puts_the_known_good_entries_back(resolve):
+    catalogue = resolve({"stt_service": {"version": "2.0.0", "env": {"ALICIA_FAULT_FAIL_AT_START": "1"}}})
+    good = dict(catalogue["stt_service"], version="1.0.0", env={})
+    merged = sp.rollback_catalogue(catalogue, {"stt_service": {"version": "1.0.0", "spec": good}})
+    assert merged["stt_service"]["version"] == "1.0.0" and merged["stt_service"]["env"] == {}
+    assert merged["tts_service"] is catalogue["tts_service"]
+    assert sp.rollback_catalogue(catalogue, {}) is catalogue
+    with pytest.raises(sp.ServicePlanError, match="nope"):
+        sp.rollback_catalogue(catalogue, {"nope": {"spec": {}}})
+
+
+def test_a_rollback_moves_the_current_link_back_and_the_environment_file_with_it(resolve):
+    catalogue = resolve({"stt_service": {"version": "2.0.0", "env": {"ALICIA_FAULT_FAIL_AT_START": "1"}}})
+    good = dict(catalogue["stt_service"], version="1.0.0", env={})
+    merged = sp.rollback_catalogue(catalogue, {"stt_service": {"version": "1.0.0", "spec": good}})
+    batch = files(plan(merged, ["stt_service"]), merged, rollback={"stt_service": {}})
+    link = [f for f in batch if f["path"] == "/opt/alicia/stt_service/current"][0]
+    assert link["target"] == "releases/1.0.0"
+    (env,) = [f for f in batch if f["path"] == "/etc/alicia/stt_service.env"]
+    assert "ALICIA_FAULT_FAIL_AT_START" not in env["vars"]["env"]
+
+
+def test_a_python_app_rollback_keeps_its_release_directory_as_it_is(resolve, app_src):
+    catalogue = resolve({"stt_service": {"version": "1.0.0", "artifact": app_src}})
+    the_plan = plan(catalogue, ["stt_service"])
+    release = "/opt/alicia/stt_service/releases/1.0.0"
+    normal = [f for f in files(the_plan, catalogue) if f["path"] == release][0]
+    assert normal["state"] == "tree" and normal["src"] == app_src["src"]
+    kept = [f for f in files(the_plan, catalogue, rollback=["stt_service"]) if f["path"] == release][0]
+    assert kept["state"] == "directory" and "src" not in kept, "never copied again from a source that moved on"
+    assert kept["key"] == normal["key"], "its follow-ups are the service's"
+
+
+def test_the_failure_message_names_service_host_versions_and_reason():
+    failure = {"msg": "health gate: 1 of 1 endpoints unhealthy after 6.0 s:\n  - stt_service on h1: exited 3",
+               "logs": "==> stt_service.log <==\nboom", "versions": {"stt_service": "2.0.0"},
+               "rollback": {"stt_service": {"version": "1.0.0"}}}
+    text = sp.gate_failure_message(failure, "h1", "phase voice")
+    assert text.startswith("service: phase voice on h1 is not healthy: health gate: 1 of 1")
+    assert "exited 3" in text and "stt_service 2.0.0 -> 1.0.0" in text and "Rolled back" in text and "boom" in text
+    text = sp.gate_failure_message(dict(failure, rollback={}), "h1", "phase voice")
+    assert "No known-good release to roll back to" in text
+    text = sp.gate_failure_message(failure, "h1", "services stt_service", rollback_to=failure["rollback"],
+                                   rollback_msg="health gate: still down")
+    assert "its rollback failed too (stt_service 2.0.0 -> 1.0.0): health gate: still down" in text
+    assert "The release that failed first: health gate: 1 of 1" in text
