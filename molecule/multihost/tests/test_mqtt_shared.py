@@ -61,8 +61,10 @@ env.update({"PATH": "/usr/bin:/bin", "SERVICE_PORT": str(port), "SERVICE_VERSION
             "SERVICE_INSTANCE": service + "-green"})
 env.pop("SERVICE_PID_FILE", None)
 log = open("%s/green.log" % out.rsplit("/", 1)[0], "ab")
-green = subprocess.Popen(["runuser", "-u", "alicia", "--", "/usr/bin/python3", script], env=env, stdout=log,
-                         stderr=subprocess.STDOUT, cwd="/")
+# setpriv execs the interpreter: the pid is the service's own (stopped with SIGTERM at the end).
+green = subprocess.Popen(["setpriv", "--reuid=alicia", "--regid=alicia", "--init-groups", "--", "/usr/bin/python3",
+                          script], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",
+                         start_new_session=True)
 open(out + ".pid", "w").write(str(green.pid))
 
 def healthy():
@@ -134,14 +136,14 @@ def test_each_command_is_handled_exactly_once_while_the_old_version_stops(app1):
     out = "%s/answers.json" % WORK
     try:
         run = app1.run("/usr/bin/python3 %s/driver.py %s %s %s %s %s %s %s %s %s %s", WORK, SERVICE, unit, script,
-                       "/etc/alicia/%s.env" % SERVICE, GREEN_PORT, GREEN_VERSION, "%s/admin" % WORK, TOTAL, STOP_AT,
-                       out)
+                       "/etc/alicia/%s.env" % SERVICE, str(GREEN_PORT), GREEN_VERSION, "%s/admin" % WORK, str(TOTAL),
+                       str(STOP_AT), out)
         assert run.rc == 0 and run.stdout.strip() == "done", (run.stdout, run.stderr,
                                                               app1.run("tail -n 30 %s/green.log", WORK).stdout)
         result = json.loads(app1.file(out).content_string)
         old_log = app1.check_output("tail -n 400 %s", entry["log"]["path"])
     finally:
-        app1.run("kill -TERM $(cat %s.pid) 2>/dev/null; sleep 2", out)
+        app1.run("kill -TERM $(cat %s.pid) 2>/dev/null; sleep 2", out)  # a clean stop: it deregisters
         app1.run("systemctl start %s", unit)
     assert result["stop_rc"] == 0
     answers = result["answers"]
