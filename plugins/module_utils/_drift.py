@@ -368,8 +368,11 @@ def failure(doc):
     doc = _dict(doc)
     if not doc.get("drift"):
         return ""
-    lines = ["drift: %s service(s) on %s host(s) differ from the declared state:" % (
-        _dict(doc.get("totals")).get("drifted", 0), _dict(doc.get("totals")).get("hosts_drifted", 0))]
+    drifted = [item for item in _list(doc.get("drifted")) if item.get("service")]
+    not_checked = [item for item in _list(doc.get("drifted")) if not item.get("service")]
+    lines = ["drift: %d service(s) on %d host(s) differ from the declared state%s:" % (
+        len(drifted), len(set(item["host"] for item in drifted)),
+        (", %d host(s) not checked" % len(not_checked)) if not_checked else "")]
     for item in _list(doc.get("drifted")):
         if item.get("service"):
             lines.append("- %s on %s (%s): %s finding(s)" % (item["service"], item["host"], item.get("scope"),

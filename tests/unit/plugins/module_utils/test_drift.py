@@ -187,6 +187,8 @@ def test_the_report_the_summary_the_failure_and_the_junit_xml(resolve):
         "h2 stt_service: unit alicia-stt_service.service: not running (inactive)",
         "h3: not checked (unreachable, or a check failed: see the run's output)"]
     message = drift.failure(doc)
+    assert message.splitlines()[0] == ("drift: 1 service(s) on 1 host(s) differ from the declared state, "
+                                       "1 host(s) not checked:")
     assert "- stt_service on h2 (service): 1 finding(s)" in message and "- h3: not checked" in message
 
     tree = ET.fromstring(drift.junit(doc))
