@@ -98,7 +98,7 @@ def run(context):
     first = lab.run_playbook("compose-collection-first", extra_files=[vars_file])
     results = context.results
     results.add(NAME, "collection, docker runtime: first converge of a new host (engine, image build)",
-                first["wall"], note="one run; changed=%d" % lab.changed(first))
+                first["wall"], runs=1, note="one run; changed=%d" % lab.changed(first))
     collection = sorted(sh(host, "docker ps --format '{{.Names}}'").split())
     image = sh(host, "docker images alicia/reference --format '{{.Repository}}:{{.Tag}}'").split()[0]
     network = sh(host, "docker ps -q | head -1 | xargs docker inspect -f "

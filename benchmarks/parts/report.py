@@ -25,12 +25,13 @@ class Results:
         self.done = []  # the parts that have run (an interrupted run writes what it has)
         self.started = datetime.now(timezone.utc)
 
-    def add(self, part, name, values, unit="s", target=None, note="", value=None):
-        """One figure: `values` are the repetitions; `value` defaults to their median."""
+    def add(self, part, name, values, unit="s", target=None, note="", value=None, runs=None):
+        """One figure: `values` are the repetitions; `value` defaults to their median; `runs` to the run's
+        repetitions (1 for a figure measured once whatever --runs)."""
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         if value is None:
             value = stats.median(values)
-        figure = {"part": part, "figure": name, "runs": self.runs, "unit": unit, "values": [_round(v) for v in values],
+        figure = {"part": part, "figure": name, "runs": self.runs if runs is None else runs, "unit": unit, "values": [_round(v) for v in values],
                   "value": _round(value), "target": None if target is None else [target[0], target[1]],
                   "status": stats.status(value, target), "note": note}
         self.figures.append(figure)

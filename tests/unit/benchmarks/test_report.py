@@ -14,6 +14,7 @@ def results():
     got.add("rerun", "re-run: changed (PLAY RECAP)", [0, 2, 0], unit="", target=("==", 0), value=2)
     got.add("health_gate", "ratio uri loop / health_gate task", [19.0, 21.0, 20.0], unit="x", target=(">=", 10.0))
     got.add("growth", "re-run with 44 services", [11.0, 11.5, 12.0])
+    got.add("growth", "deploying 22 more services, per added service", 3.5, runs=1)
     got.unavailable("zero_downtime", "rolling update: failed requests under load", "not built", target=("==", 0))
     return got
 
@@ -24,7 +25,8 @@ def test_figures_take_the_median_and_a_status():
     assert figures[1]["value"] == 2 and figures[1]["status"] == "MISS"  # an explicit value wins over the median
     assert figures[2]["value"] == 20.0 and figures[2]["status"] == "PASS"
     assert figures[3]["status"] == "n/a"
-    assert figures[4]["status"] == "not available" and figures[4]["value"] is None
+    assert figures[4]["values"] == [3.5] and figures[4]["runs"] == 1 and figures[3]["runs"] == 3
+    assert figures[5]["status"] == "not available" and figures[5]["value"] is None and figures[5]["runs"] == 0
 
 
 def test_results_json_shape(tmp_path):
@@ -52,11 +54,11 @@ def test_results_json_shape(tmp_path):
 def test_table_has_one_row_per_figure_with_target_and_status():
     lines = report.table(results().figures).splitlines()
     assert lines[0].split()[:5] == ["part", "figure", "value", "target", "status"]
-    assert len(lines) == 2 + 5
+    assert len(lines) == 2 + 6
     assert "9.400 s" in lines[2] and "< 10 s" in lines[2] and "PASS" in lines[2] and "9.10, 9.90, 9.40" in lines[2]
     assert "MISS" in lines[3]
     assert "20.0 x" in lines[4] and ">= 10 x" in lines[4]
-    assert "not available" in lines[6]
+    assert "not available" in lines[7]
 
 
 def test_share_of_target_is_below_one_for_a_pass():
@@ -64,7 +66,7 @@ def test_share_of_target_is_below_one_for_a_pass():
     assert report.share_of_target(figures[0]) == pytest.approx(0.94)
     assert report.share_of_target(figures[2]) == 0.5
     assert report.share_of_target(figures[3]) is None  # no target
-    assert report.share_of_target(figures[4]) is None  # no value
+    assert report.share_of_target(figures[5]) is None  # no value
 
 
 def test_chart_is_a_png(tmp_path):
@@ -87,7 +89,7 @@ def test_merge_replaces_the_parts_run_again_and_keeps_the_others():
     assert [f["figure"] for f in merged["figures"] if f["part"] == "growth"] == ["re-run with 44 services"]
     assert [f["values"] for f in merged["figures"] if f["part"] == "growth"] == [[10.0]]
     assert [f["runs"] for f in merged["figures"] if f["part"] == "growth"] == [1]
-    assert len(merged["figures"]) == len(previous["figures"])
+    assert len(merged["figures"]) == len(previous["figures"]) - 1  # two growth figures before, one now
     assert merged["errors"] == {} and merged["notes"] == ["first sitting", "second sitting"]
     assert merged["parts_done"] == ["rerun", "health_gate", "zero_downtime", "growth"]
     assert merged["runs"] == 3 and merged["date"] == previous["date"]
