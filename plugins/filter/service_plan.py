@@ -85,6 +85,10 @@ def service_gate_failure_message(failure, host, scope, rollback_to=None, rollbac
                  native(rollback_msg))
 
 
+def service_roll(plan, followups, units=None):
+    return _wrap("roll", native(plan), native(followups), native(units))
+
+
 class FilterModule(object):
     """The service role's derived state."""
 
@@ -101,4 +105,5 @@ class FilterModule(object):
             "service_history_records": service_history_records,
             "service_rollback_catalogue": service_rollback_catalogue,
             "service_gate_failure_message": service_gate_failure_message,
+            "service_roll": service_roll,
         }

@@ -36,7 +36,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts i
 
 # What the follow-ups hold (plan()["followups"] keys), each a list in the order found.
 FOLLOWUPS = ("units_restart", "units_absent", "containers_restart", "containers_absent", "programs_updated",
-             "programs_restart", "programs_absent", "manual_restart", "manual_absent")
+             "programs_restart", "programs_absent", "manual_restart", "manual_absent", "instances_roll")
 
 
 class ServicePlanError(ValueError):
@@ -644,6 +644,32 @@ def followups(the_plan, files_result=None, venvs_result=None):
         unit = by_name[name]["unit"]
         if path in rebuilt and unit not in found["units_restart"]:
             found["units_restart"].append(unit)
+    # A multi-instance service behind the balancer is never restarted whole:
+    # its instances roll one at a time (tasks/roll.yml), drained first.
+    for name in the_plan["multi"]:
+        svc = by_name[name]
+        if svc["unit"] in found["units_restart"]:
+            found["units_restart"].remove(svc["unit"])
+            for inst in layout.instances(svc):
+                if the_plan["settings"]["instance"] in ("", inst["name"]):
+                    found["instances_roll"].append(inst["unit"])
+    return found
+
+
+def roll(the_plan, followups_found, units_result=None):
+    """The instances tasks/roll.yml restarts one at a time: those of the
+    follow-ups that were running before this run (an instance the units call
+    just started has nothing to drain), each with its balancer backend and
+    server and its own health endpoint."""
+    started = set(_result(units_result, "started", []))
+    endpoints = dict((e["service"], e) for e in the_plan["endpoints"])
+    found = []
+    for svc in the_plan["entries"]:
+        for inst in layout.instances(svc):
+            if inst["unit"] in followups_found.get("instances_roll", []) and inst["unit"] not in started:
+                found.append({"service": svc["name"], "instance": inst["name"], "unit": inst["unit"],
+                              "backend": svc["name"], "server": inst["name"],
+                              "endpoint": endpoints.get(inst["name"])})
     return found
 
 
@@ -871,4 +897,4 @@ def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
 
 __all__ = ["CatalogueError", "ServicePlanError", "plan", "files", "followups", "plan_work", "restart_report",
            "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "history_records",
-           "rollback_catalogue", "gate_failure_message", "keep_releases", "RUNTIMES", "FOLLOWUPS"]
+           "rollback_catalogue", "gate_failure_message", "roll", "keep_releases", "RUNTIMES", "FOLLOWUPS"]

@@ -244,7 +244,9 @@ def test_a_rebuilt_virtualenv_restarts_exactly_its_services(resolve, app):
 def test_a_multi_instance_service_stops_its_single_unit(resolve):
     _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
     got = sp.followups(plan, {"changed_keys": ["tts_service", "tts_service:single"]})
-    assert got["units_restart"] == ["alicia-tts_service.target"]
+    # Never restarted whole: its instances roll one at a time (tasks/roll.yml).
+    assert got["units_restart"] == []
+    assert got["instances_roll"] == ["alicia-tts_service-1.service", "alicia-tts_service-2.service"]
     assert got["units_absent"] == ["alicia-tts_service.service"]
 
 
@@ -346,9 +348,22 @@ def test_the_marker_directory_is_a_setting(resolve):
     assert paths(files, "stt_service:gate") == ["/srv/state/gate/stt_service"]
 
 
-def test_a_multi_instance_service_s_marker_restarts_its_target(resolve):
+def test_a_multi_instance_service_s_marker_rolls_its_instances(resolve):
     _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
-    assert sp.followups(plan, {"changed_keys": ["tts_service:gate"]})["units_restart"] == ["alicia-tts_service.target"]
+    got = sp.followups(plan, {"changed_keys": ["tts_service:gate"]})
+    assert got["units_restart"] == [] and len(got["instances_roll"]) == 2
+
+
+def test_the_roll_skips_instances_the_units_call_just_started_and_names_backend_server_and_endpoint(resolve):
+    _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
+    found = sp.followups(plan, {"changed_keys": ["tts_service"]})
+    first, second = found["instances_roll"]
+    rolled = sp.roll(plan, found, {"started": [first]})
+    assert [r["unit"] for r in rolled] == [second]
+    (only,) = rolled
+    assert (only["backend"], only["server"]) == ("tts_service", only["instance"])
+    assert only["endpoint"]["url"] == "http://127.0.0.1:9202/health" and only["endpoint"]["unit"] == second
+    assert sp.roll(plan, found, {"started": [first, second]}) == []
 
 
 def test_the_failed_gate_marks_the_services_it_named_and_tails_their_logs(resolve, tmp_path):

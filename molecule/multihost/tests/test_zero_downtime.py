@@ -1,0 +1,166 @@
+"""Zero-downtime updates of a multi-instance service (issue 16): tts_service
+runs as two instances behind the balancer on app1 (vars/catalogue_overrides.yml).
+While app2 sends a constant, bounded stream of requests through the balancer
+(every 50 ms, at most 4 minutes, to the lab's own host):
+- deploy.yml to a new version rolls the instances one at a time (drained,
+  restarted, gated, back in rotation): no request fails and the new version
+  serves at the end;
+- deploy.yml to a version that exits at start fails its gate on the first
+  instance, which stays out of rotation; the run rolls the service back to
+  the previous release and fails naming both versions; no request fails and
+  the bad version never answers;
+and the history records both. Failed requests and p99 latency are printed
+(figures, never asserted beyond the zero). The scenario's release is back at
+the end. Runs last (file order)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
+CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
+APP1, APP2 = "alicia-multihost-app1", "alicia-multihost-app2"
+NAME = "tts_service"
+PUBLISHED = 8003
+INSTANCES = {"tts-primary": 9000, "tts-secondary": 9001}
+GOOD = CATALOGUE[NAME]["version"]
+NEW = "1.1.0-rolled"
+BAD = "1.2.0-bad"
+HISTORY = "/var/lib/alicia/deployments.json"
+
+# GET url every `pause` s until the stop file appears (at most `limit` s):
+# failures, versions seen in order, p99 latency.
+LOAD = r'''
+import json, os, sys, time, urllib.request
+url, out, stop, pause, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+ok = failed = 0; errors = []; versions = []; latencies = []
+end = time.monotonic() + limit
+while time.monotonic() < end and not os.path.exists(stop):
+    started = time.monotonic()
+    try:
+        body = json.loads(urllib.request.urlopen(url, timeout=3).read().decode())
+        if body.get("status") != "healthy":
+            raise ValueError("not healthy: %r" % body.get("status"))
+        ok += 1
+        if body.get("version") not in versions:
+            versions.append(body.get("version"))
+    except Exception as exc:
+        failed += 1; errors.append(repr(exc)[:200])
+    latencies.append(time.monotonic() - started)
+    time.sleep(pause)
+latencies.sort()
+p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else None
+json.dump({"ok": ok, "failed": failed, "errors": errors[:10], "versions": versions,
+           "p99_ms": round(p99 * 1000, 1) if p99 else None}, open(out, "w"))
+'''
+
+
+@pytest.fixture(scope="module")
+def app1():
+    return get_host(APP1)
+
+
+@pytest.fixture(scope="module")
+def app2():
+    return get_host(APP2)
+
+
+@pytest.fixture(scope="module")
+def app1_address(app1):
+    return [a for a in app1.interface("eth0").addresses if ":" not in a][0]
+
+
+def playbook(name, *args):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
+           os.path.join(PROJECT, "playbooks", name)] + list(args)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "zd_count.json"))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          timeout=900, check=False)
+    return proc.returncode, proc.stdout
+
+
+def versions(app1):
+    found = {}
+    for instance, port in INSTANCES.items():
+        result = app1.run("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], "
+                          "timeout=3).read().decode())' http://127.0.0.1:%s/health", str(port))
+        found[instance] = json.loads(result.stdout).get("version") if result.rc == 0 else None
+    return found
+
+
+class Load(object):
+    def __init__(self, app2, address):
+        self.app2, self.url = app2, "http://%s:%d/health" % (address, PUBLISHED)
+
+    def __enter__(self):
+        self.app2.run("cat > /tmp/alicia-zd-load.py <<'PY'\n%s\nPY" % LOAD)
+        self.app2.run("rm -f /tmp/alicia-zd.json /tmp/alicia-zd.stop")
+        self.app2.run("nohup /usr/bin/python3 /tmp/alicia-zd-load.py %s /tmp/alicia-zd.json /tmp/alicia-zd.stop "
+                      "0.05 240 >/dev/null 2>&1 &" % self.url)
+        return self
+
+    def result(self):
+        self.app2.run("touch /tmp/alicia-zd.stop")
+        assert wait_until(lambda: self.app2.file("/tmp/alicia-zd.json").exists, 15)
+        return json.loads(self.app2.file("/tmp/alicia-zd.json").content_string)
+
+    def __exit__(self, *exc):
+        self.app2.run("touch /tmp/alicia-zd.stop")
+
+
+def records(app1):
+    doc = json.loads(app1.file(HISTORY).content_string)
+    return [d for d in doc["deployments"] if d["service"] == NAME]
+
+
+def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_address):
+    assert set(versions(app1).values()) == {GOOD}
+    with open(OVERRIDES_FILE) as handle:
+        scenario = yaml.safe_load(handle)
+    broken = dict(scenario)
+    broken[NAME] = dict(scenario[NAME], env={"ALICIA_FAULT_FAIL_AT_START": "1"})
+    extra = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+    yaml.safe_dump({"catalogue_overrides": broken}, extra)
+    extra.close()
+    try:
+        # 1. A good release, rolled instance by instance.
+        with Load(app2, app1_address) as load:
+            rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % NEW)
+            seen = load.result()
+        print("rolling update of %s over its 2 instances under load: %s" % (NAME, seen))
+        assert rc == 0, out[-4000:]
+        assert seen["failed"] == 0 and seen["ok"] > 20, seen
+        assert seen["versions"][-1] == NEW and GOOD in seen["versions"], seen
+        assert set(versions(app1).values()) == {NEW}
+        assert "roll | drained at the balancer, tts-primary" in out and "roll | back in rotation, tts-secondary" in out
+        last = records(app1)[-1]
+        assert (last["from"], last["to"], last["result"]) == (GOOD, NEW, "ok"), last
+
+        # 2. A release that exits at start: rolled back, the run fails, nothing dropped.
+        with Load(app2, app1_address) as load:
+            rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % BAD,
+                               "-e", "@%s" % extra.name)
+            seen = load.result()
+        print("update of %s to a release that exits at start, under load: %s" % (NAME, seen))
+        assert rc != 0, out[-4000:]
+        assert "%s %s -> %s" % (NAME, BAD, NEW) in out and "Rolled back to the last known-good release" in out, \
+            out[-4000:]
+        assert seen["failed"] == 0 and seen["versions"] == [NEW], seen
+        assert wait_until(lambda: set(versions(app1).values()) == {NEW}, 30), versions(app1)
+        mine = records(app1)[-2:]
+        assert [(d["from"], d["to"], d["result"]) for d in mine] == [(NEW, BAD, "failed"), (BAD, NEW, "rolled_back")]
+    finally:
+        os.unlink(extra.name)
+        # The scenario's release again (a deployment of the catalogue's version).
+        rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME)
+        assert rc == 0, out[-4000:]
+    assert set(versions(app1).values()) == {GOOD}
