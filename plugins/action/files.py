@@ -130,6 +130,8 @@ class ActionModule(ActionBase):
                 module_args["prune"] = [without_none(spec) for spec in params["prune"]]
             if params.get("report_units"):
                 module_args["report_units"] = params["report_units"]
+            if params.get("report_host") is not None:
+                module_args["report_host"] = params["report_host"]
 
             result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
             return result

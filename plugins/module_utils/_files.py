@@ -84,6 +84,10 @@ def argument_spec():
         defaults=dict(type="dict", options=DEFAULTS_OPTIONS),
         prune=dict(type="list", elements="dict", options=PRUNE_OPTIONS),
         report_units=dict(type="list", elements="str", default=[]),
+        report_host=dict(type="dict", options=dict(
+            ports=dict(type="list", elements="int", default=[]),
+            paths=dict(type="list", elements="path", default=[]),
+        )),
     )
 
 

@@ -289,6 +289,26 @@ options:
     type: list
     elements: str
     default: []
+  report_host:
+    description:
+      - Read the host's readiness for a deployment in the same execution (also in check mode), before the
+        files are applied, and return it in RV(host); nothing is changed. The platform plan uses it for its
+        pre-deployment checks at no extra module execution.
+      - Reads C(/proc) and needs root to see every process's sockets.
+    type: dict
+    suboptions:
+      ports:
+        description:
+          - TCP ports whose listeners RV(host.listeners) reports (C(/proc/net/tcp) and C(tcp6) sockets in state
+            LISTEN, mapped to processes through C(/proc/<pid>/fd)).
+        type: list
+        elements: int
+        default: []
+      paths:
+        description: Paths whose file system's free space RV(host.paths) reports (the nearest existing parent of a path not there yet).
+        type: list
+        elements: path
+        default: []
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -559,6 +579,33 @@ units:
     enabled:
       description: Whether C(UnitFileState) is V(enabled) or V(enabled-runtime).
       type: bool
+host:
+  description:
+    - What O(report_host) read, before the files were applied.
+  returned: when O(report_host) is given
+  type: dict
+  sample:
+    listeners:
+      "8080":
+        - {port: 8080, address: 0.0.0.0, pid: 4242, command: python3 -m http.server 8080, name: python3,
+           unit: session-3.scope, env: {}}
+    paths:
+      /opt/alicia: {checked: /opt/alicia, free_mb: 78623}
+    mem_available_mb: 22984
+  contains:
+    listeners:
+      description:
+        - By port (as a string), every process listening on it (V([]) when free) - C(pid) (V(null) when the
+          socket's process was not found), C(command) (its command line, shortened), C(name) (the command's
+          base name), C(unit) (its systemd unit from C(/proc/<pid>/cgroup)), C(address), C(port) and C(env),
+          only the C(SERVICE_NAME) and C(SUPERVISOR_PROCESS_NAME) of its environment.
+      type: dict
+    paths:
+      description: By path, C(checked) (the path or its nearest existing parent) and C(free_mb) (free for unprivileged users).
+      type: dict
+    mem_available_mb:
+      description: C(MemAvailable) of C(/proc/meminfo) in MB.
+      type: int
 msg:
   description: Summary of what changed.
   returned: always
@@ -579,6 +626,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._files import (
     prepare,
     resolve_ids,
 )
+from ansible_collections.alicia.platform.plugins.module_utils._hostcheck import report as host_report
 from ansible_collections.alicia.platform.plugins.module_utils._units import Systemctl, UnitsError
 
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -635,6 +683,11 @@ def run_module():
     if problems and not module.check_mode:
         module.fail_json(msg="files: %s" % "; ".join(problems), invocation=invocation)
 
+    # Read before anything is applied: the host as the run found it.
+    host = None
+    if params["report_host"] is not None:
+        host = host_report(params["report_host"]["ports"], params["report_host"]["paths"])
+
     try:
         result = apply_all(entries, prunes, check_mode=module.check_mode, want_diff=module._diff,
                            run=module.run_command)
@@ -651,6 +704,8 @@ def run_module():
             result.update(msg="files: applied, but the state of %s could not be read: %s"
                           % (", ".join(params["report_units"]), exc.msg), invocation=invocation)
             module.fail_json(**result)
+    if host is not None:
+        result["host"] = host
     result["invocation"] = invocation
     module.exit_json(**result)
 
