@@ -42,7 +42,6 @@ import grp
 import io
 import json
 import os
-import posixpath
 import pwd
 import re
 import shutil
@@ -281,7 +280,7 @@ def create(services, instances, backup_dir, keep, config_dir, data_dir, check_mo
         path = archive_path(backup_dir, name, bid)
         result.update(id=bid, path=path, changed=True, reason=None)
         existing = sorted(taken, key=id_key, reverse=True)
-        result["pruned"] = [old for old in ([bid] + existing)[keep:]]
+        result["pruned"] = ([bid] + existing)[keep:]
         if check_mode:
             result["size"] = found["estimate"]
             results.append(result)
