@@ -153,6 +153,16 @@ def new_id(now, taken):
     return candidate
 
 
+def next_id(wanted, taken):
+    """``wanted``, or its next free sequence (``-2`` and on) when a backup already has it."""
+    base, _sep, _seq = wanted.partition("-")
+    candidate, seq = wanted, id_key(wanted)[1] or 1
+    while candidate in taken:
+        seq += 1
+        candidate = "%s-%d" % (base, seq)
+    return candidate
+
+
 def list_ids(backup_dir, name):
     """The ids of the backups of ``name``, newest first."""
     directory = service_dir(backup_dir, name)
@@ -254,9 +264,7 @@ def create(services, instances, backup_dir, keep, config_dir, data_dir, check_mo
     for name in services:
         found = collect(name, (instances or {}).get(name) or [], config_dir, data_dir)
         taken = set(list_ids(backup_dir, name))
-        if backup_id and backup_id in taken:
-            raise BackupError("%s: backup %s already exists in %s" % (name, backup_id, service_dir(backup_dir, name)))
-        plans.append((name, found, backup_id or new_id(now, taken), taken))
+        plans.append((name, found, next_id(backup_id, taken) if backup_id else new_id(now, taken), taken))
     results = []
     available = free(backup_dir)
     for name, found, bid, _taken in plans:

@@ -72,7 +72,8 @@ options:
   id:
     description:
       - With V(create), the id of every archive of this call instead of the current UTC time; in the same
-        C(YYYYMMDDTHHMMSSZ) format so that ids sort in time order. An id a service already has fails.
+        C(YYYYMMDDTHHMMSSZ) format so that ids sort in time order. A service that already has a backup
+        with that id gets the next free C(-2), C(-3)...
     type: str
   dir:
     description:

@@ -98,8 +98,10 @@ def test_retention_keeps_the_newest(layout):
 def test_given_id_is_used_and_never_overwritten(layout):
     make(layout, backup_id="20260101T000000Z", now=NOW)
     assert _backup.list_ids(layout["dir"], "svc") == ["20260101T000000Z"]
-    with pytest.raises(_backup.BackupError, match="svc: backup 20260101T000000Z already exists"):
-        make(layout, backup_id="20260101T000000Z", now=NOW)
+    first = os.stat(os.path.join(layout["dir"], "svc", "20260101T000000Z.tar.gz")).st_ino
+    assert make(layout, backup_id="20260101T000000Z", now=NOW)[0]["id"] == "20260101T000000Z-2"
+    assert make(layout, backup_id="20260101T000000Z", now=NOW)[0]["id"] == "20260101T000000Z-3"
+    assert os.stat(os.path.join(layout["dir"], "svc", "20260101T000000Z.tar.gz")).st_ino == first
 
 
 def test_check_mode_writes_nothing(layout):
