@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Lab hosts: Debian 12 containers with systemd as PID 1 (never --privileged)
+# Lab hosts: Debian 12 containers with systemd as PID 1 (never --privileged;
+# SYS_PTRACE so that root reads every process's /proc/<pid>/fd as on a real
+# host: the plan's pre-deployment checks find which process holds a port)
 # on a user-defined Docker network, reached by inventories/lab through the
 # community.docker.docker connection (`up` writes inventories/lab/lab-hosts.yml).
 #   scripts/lab.sh up      LAB_HOSTS=1 (default): one host in every group
@@ -73,12 +75,12 @@ up() {
     if [ -z "$have" ]; then
       engine=()
       if [ "$DOCKER_HOSTS" = 1 ]; then
-        engine=(--label alicia.docker=1 --cap-add SYS_PTRACE --security-opt seccomp=unconfined
+        engine=(--label alicia.docker=1 --security-opt seccomp=unconfined
                 --security-opt apparmor=unconfined --tmpfs /var/lib/docker:rw,exec,size=4g)
       fi
       docker run -d --name "$name" --hostname "$name" --network "$NETWORK" \
         --label alicia.lab=1 --label "alicia.groups=$want" "${engine[@]}" \
-        --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
+        --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE --cgroupns=host \
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
         "$IMAGE" /lib/systemd/systemd >/dev/null
       log "started $name ($want)"

@@ -70,14 +70,17 @@ class Results:
 
 def merge(previous, document):
     """`document` over an earlier results document of the same day and host: the figures, notes and errors of
-    the parts run again are replaced, the others kept (in the earlier order, then the new parts)."""
-    again = set(document["parts_done"])
+    the parts run again are replaced, the others kept (in the earlier order, then the new parts); a part run
+    again that failed before recording a figure keeps its earlier figures beside its new error."""
+    produced = set(figure["part"] for figure in document["figures"])
+    # A part that failed before recording anything keeps its earlier figures (its error is kept too).
+    again = set(part for part in document["parts_done"] if part in produced or part not in document["errors"])
     merged = dict(document)
     merged["figures"] = [f for f in previous.get("figures", []) if f["part"] not in again and
                          not (f["part"] == "memory" and "converge" in again)] + document["figures"]
     merged["parts"] = [p for p in previous.get("parts", []) if p not in again] + document["parts"]
     merged["parts_done"] = [p for p in previous.get("parts_done", []) if p not in again] + document["parts_done"]
-    merged["errors"] = dict((k, v) for k, v in previous.get("errors", {}).items() if k not in again)
+    merged["errors"] = dict((k, v) for k, v in previous.get("errors", {}).items() if k not in document["parts_done"])
     merged["errors"].update(document["errors"])
     merged["notes"] = previous.get("notes", []) + [n for n in document["notes"] if n not in previous.get("notes", [])]
     merged["runs"] = max(previous.get("runs", 0), document["runs"])

@@ -93,3 +93,15 @@ def test_merge_replaces_the_parts_run_again_and_keeps_the_others():
     assert merged["errors"] == {} and merged["notes"] == ["first sitting", "second sitting"]
     assert merged["parts_done"] == ["rerun", "health_gate", "zero_downtime", "growth"]
     assert merged["runs"] == 3 and merged["date"] == previous["date"]
+
+
+def test_merge_keeps_the_figures_of_a_part_that_failed_before_recording_any():
+    earlier = results()
+    earlier.done = ["rerun", "health_gate", "growth", "zero_downtime"]
+    previous = earlier.document("h")
+    again = report.Results(runs=3, quick=False, parts=["rerun"])
+    again.done = ["rerun"]
+    again.error("rerun", "LabError: site.yml failed")
+    merged = report.merge(previous, again.document("h"))
+    assert [f["values"] for f in merged["figures"] if f["part"] == "rerun"] == [[9.1, 9.9, 9.4], [0, 2, 0]]
+    assert merged["errors"] == {"rerun": "LabError: site.yml failed"}
