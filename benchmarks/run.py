@@ -115,6 +115,10 @@ def write(results, directory, merge=False):
             with open(path) as handle:
                 results.previous = json.load(handle)
         document = report.merge(results.previous, document)
+    # The parts' order (memory is measured by converge), whatever order the sittings took.
+    order = dict((part.NAME, index) for index, part in enumerate(ORDER))
+    order["memory"] = order["converge"]
+    document["figures"].sort(key=lambda figure: order.get(figure["part"], len(order)))
     report.write_json(document, path)
     png = path[:-len(".json")] + ".png"
     report.chart(document, png)

@@ -78,3 +78,15 @@ def test_merge_keeps_the_figures_of_the_other_parts(tmp_path, monkeypatch):
     assert document["parts_done"] == ["catalogue", "zero_downtime"]
     assert document["figures"][0]["figure"] == "templar" and document["figures"][0]["value"] == 2.0
     assert document["notes"] == ["later"]
+
+
+def test_merged_figures_follow_the_parts_order(tmp_path, monkeypatch):
+    def later(context):
+        context.results.add("catalogue", "templar", [1.0], target=("<", 3.0))
+    monkeypatch.setattr(PARTS["catalogue"], "run", later)
+    assert bench_run.main(["--parts", "zero_downtime", "--out", str(tmp_path)]) == 0
+    assert bench_run.main(["--parts", "catalogue", "--out", str(tmp_path), "--merge"]) == 0
+    [name] = [name for name in os.listdir(str(tmp_path)) if name.endswith(".json")]
+    with open(str(tmp_path / name)) as handle:
+        parts = [figure["part"] for figure in json.load(handle)["figures"]]
+    assert parts[0] == "catalogue" and set(parts[1:]) == {"zero_downtime"}
