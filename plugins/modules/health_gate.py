@@ -128,7 +128,7 @@ options:
   healthy_reads:
     description:
       - Healthy probes in a row after which an endpoint counts as healthy (an unhealthy
-        probe starts the count again): a release that answers once and then crashes does
+        probe starts the count again). A release that answers once and then crashes does
         not pass.
     type: int
     default: 1
