@@ -141,7 +141,7 @@ options:
   history:
     description:
       - Record the gate's outcome in the host's deployment history (one JSON document,
-        written atomically: a temporary file renamed over the old one, under a lock).
+        written atomically, a temporary file renamed over the old one, under a lock).
       - A healthy service whose release is new becomes the service's known-good release;
         an unhealthy one whose release is new is marked bad (never a rollback target) and
         its last known-good release, when there is one and its release directory still
