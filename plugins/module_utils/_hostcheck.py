@@ -27,9 +27,11 @@ single-instance unit or one of its instances' units, or S's supervisor
 program (``SUPERVISOR_PROCESS_NAME``); for a multi-instance service's
 balanced port also the balancer's unit; for a docker service's published
 port also ``docker-proxy`` (or a process of the docker engine's unit).
-Anything else holding the port is foreign, and so is a listener whose
-process could not be found (the read runs as root: every process's
-descriptors are readable).
+Anything else holding the port is foreign. A listener whose process could
+not be found (root without CAP_SYS_PTRACE, in a container, cannot read the
+descriptors of another user's process) is judged by its socket's owner: the
+service user's is the service's (its processes run as that user); on the
+balanced port root's or haproxy's is HAProxy's; any other is foreign.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +39,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
 import re
 
 LISTEN = "0A"
@@ -83,7 +86,7 @@ def listening_sockets(ports, proc="/proc"):
             address, _sep, port = fields[1].partition(":")
             port = int(port, 16)
             if port in wanted and fields[9] != "0":
-                found[fields[9]] = {"port": port, "address": _address(address)}
+                found[fields[9]] = {"port": port, "address": _address(address), "uid": int(fields[7])}
     return found
 
 
@@ -174,9 +177,17 @@ def listeners(ports, proc="/proc"):
                 info = {"pid": None, "command": "?", "name": "?", "unit": None, "env": {}}
             else:
                 info = infos.setdefault(pid, process_info(pid, proc))
-            entry = dict(info, port=sock["port"], address=sock["address"])
+            entry = dict(info, port=sock["port"], address=sock["address"], uid=sock["uid"],
+                         user=_user_name(sock["uid"]))
             found[str(sock["port"])].append(entry)
     return found
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return str(uid)
 
 
 def free_space(paths, statvfs=os.statvfs):
@@ -265,6 +276,13 @@ def is_ours(svc, role, holder, settings):
     """Whether ``holder`` (a listener of ``report``) is service ``svc``'s own process for a port of ``role``."""
     name = svc["name"]
     env = holder.get("env") or {}
+    if holder.get("pid") is None:
+        # Its process not found: root without CAP_SYS_PTRACE (a container) cannot read the
+        # descriptors of another user's process. The socket's owner decides: the service
+        # user's (the services run as it), or on the balanced port root's or haproxy's
+        # (HAProxy binds as root, its workers run as haproxy).
+        users = [settings.get("user")] + (["root", "haproxy"] if role == "balanced" else [])
+        return holder.get("user") in users
     if env.get("SERVICE_NAME") == name:
         return True
     units = set([svc.get("unit"), "alicia-%s.service" % name] + [i.get("unit") for i in _instances(svc)])
@@ -286,6 +304,8 @@ def _holder_text(holder):
     text = "PID %s (%s" % (pid if pid is not None else "unknown", holder.get("command") or "?")
     if holder.get("unit"):
         text += ", unit %s" % holder["unit"]
+    if holder.get("pid") is None and holder.get("user"):
+        text += ", socket of user %s" % holder["user"]
     return text + ")"
 
 

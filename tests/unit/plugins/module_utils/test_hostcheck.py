@@ -22,9 +22,9 @@ GROUP_NAMES = ["alicia", "alicia_core", "alicia_voice"]
 TCP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
 
-def tcp_line(n, address, port, state, inode):
-    return ("   %d: %s:%04X 00000000:0000 %s 00000000:00000000 00:00000000 00000000     0        0 %s 1 0000 100 0 0 10 0\n"
-            % (n, address, port, state, inode))
+def tcp_line(n, address, port, state, inode, uid=0):
+    return ("   %d: %s:%04X 00000000:0000 %s 00000000:00000000 00:00000000 00000000 %5d        0 %s 1 0000 100 0 0 10 0\n"
+            % (n, address, port, state, uid, inode))
 
 
 def tcp6_line(n, address, port, state, inode):
@@ -70,14 +70,15 @@ def test_listeners_map_listen_sockets_to_their_processes(tmp_path):
     })
     found = hc.listeners([8080, 8081, 8082, 8083, 8084], proc)
     assert found["8080"] == [{"pid": 4242, "command": "python3 -m http.server 8080", "name": "python3",
-                              "unit": "session-3.scope", "env": {}, "port": 8080, "address": "0.0.0.0"}]
+                              "unit": "session-3.scope", "env": {}, "port": 8080, "address": "0.0.0.0",
+                              "uid": 0, "user": "root"}]
     assert found["8081"][0]["pid"] == 77 and found["8081"][0]["unit"] == "alicia-tts_service.service"
     # Only the two names the judging reads leave the host, never the rest of the environment.
     assert found["8081"][0]["env"] == {"SERVICE_NAME": "tts_service"}
     assert found["8082"] == [] and found["8084"] == []
     # A socket whose process is not found (another user's, without root): listed, pid None.
     assert found["8083"] == [{"pid": None, "command": "?", "name": "?", "unit": None, "env": {}, "port": 8083,
-                              "address": "::"}]
+                              "address": "::", "uid": 0, "user": "root"}]
     assert "9999" not in found
 
 
@@ -148,9 +149,9 @@ def plan_of(resolve, overrides, names, settings=None):
     return sp.plan(resolve(overrides), names, GROUP_NAMES, HOST, groups=GROUPS, settings=settings)
 
 
-def holder(pid, command, unit=None, env=None, address="0.0.0.0"):
+def holder(pid, command, unit=None, env=None, address="0.0.0.0", user="root"):
     return {"pid": pid, "command": command, "name": os.path.basename(command.split()[0]), "unit": unit,
-            "env": env or {}, "address": address}
+            "env": env or {}, "address": address, "user": user}
 
 
 def report(listeners=None, free_mb=10000, mem=100000):
@@ -190,7 +191,21 @@ def test_a_process_of_another_service_or_another_unit_is_foreign(resolve):
                   holder(None, "?")):
         found = hc.problems(plan, report({port: [other]}))
         assert len(found) == 1 and "stt_service needs port %d" % port in found[0], (other, found)
-    assert "PID unknown" in hc.problems(plan, report({port: [holder(None, "?")]}))[0]
+    assert "PID unknown (?, socket of user root)" in hc.problems(plan, report({port: [holder(None, "?")]}))[0]
+
+
+def test_a_listener_whose_process_is_unreadable_is_judged_by_its_sockets_owner(resolve):
+    """Root without CAP_SYS_PTRACE (a lab container) cannot map another user's sockets to processes."""
+    plan = plan_of(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}},
+                   ["stt_service", "tts_service"])
+    stt = plan["entries"][plan["names"].index("stt_service")]
+    tts = plan["entries"][plan["names"].index("tts_service")]
+    ours = report({stt["port"]: [holder(None, "?", user="alicia")], 9201: [holder(None, "?", user="alicia")],
+                   tts["port"]: [holder(None, "?", user="root")]})
+    assert hc.problems(plan, ours) == []
+    foreign = report({stt["port"]: [holder(None, "?", user="root")], 9201: [holder(None, "?", user="www-data")]})
+    found = hc.problems(plan, foreign, check_memory=False)
+    assert len(found) == 2 and "socket of user root" in found[0] and "socket of user www-data" in found[1], found
 
 
 @pytest.mark.parametrize("own", [
