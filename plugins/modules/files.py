@@ -588,7 +588,7 @@ host:
     listeners:
       "8080":
         - {port: 8080, address: 0.0.0.0, pid: 4242, command: python3 -m http.server 8080, name: python3,
-           unit: session-3.scope, env: {}}
+           unit: session-3.scope, env: {}, uid: 0, user: root}
     paths:
       /opt/alicia: {checked: /opt/alicia, free_mb: 78623}
     mem_available_mb: 22984
@@ -597,8 +597,9 @@ host:
       description:
         - By port (as a string), every process listening on it (V([]) when free) - C(pid) (V(null) when the
           socket's process was not found), C(command) (its command line, shortened), C(name) (the command's
-          base name), C(unit) (its systemd unit from C(/proc/<pid>/cgroup)), C(address), C(port) and C(env),
-          only the C(SERVICE_NAME) and C(SUPERVISOR_PROCESS_NAME) of its environment.
+          base name), C(unit) (its systemd unit from C(/proc/<pid>/cgroup)), C(address), C(port), C(uid) and
+          C(user) (the socket's owner) and C(env), only the C(SERVICE_NAME) and C(SUPERVISOR_PROCESS_NAME) of its
+          environment.
       type: dict
     paths:
       description: By path, C(checked) (the path or its nearest existing parent) and C(free_mb) (free for unprivileged users).
