@@ -189,6 +189,7 @@ options:
             description: Endpoint names that belong to this service (its instances, its balanced port).
             type: list
             elements: str
+            default: []
   validate_certs:
     description:
       - Verify TLS certificates of C(https://) endpoints.
