@@ -26,6 +26,7 @@ import math
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from ansible_collections.alicia.platform.plugins.module_utils import _registry
 from ansible_collections.alicia.platform.plugins.module_utils import _service_layout as layout
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import CatalogueError
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts import (
@@ -516,6 +517,7 @@ def removed_files(entries, s):
                   {"path": layout.gate_marker(svc["name"], s), "state": "absent"}]
         if layout.truthy(s["purge"]):
             files.append({"path": layout.data_dir(svc, s), "state": "absent"})
+    files += _registry.removed_host_files(entries, s["data_dir"])
     return files
 
 
@@ -590,6 +592,8 @@ def files(the_plan, catalogue, secrets=None, mqtt_broker=None, docker_mqtt_broke
         batch += Manual.files(svc, s, ctx)
     for svc in entries:
         batch += Manual.leftover(svc, s, keys)
+    # The host's registry file of each service (seed 004; no key: restarts nothing).
+    batch += _registry.host_files(entries, the_plan["host"], s["data_dir"])
     batch += gate_files(entries, s)
     return keep_releases(_dedupe(batch), the_plan, list(rollback or []))
 

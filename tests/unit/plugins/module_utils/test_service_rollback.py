@@ -91,3 +91,13 @@ def test_the_failure_message_names_service_host_versions_and_reason():
                                    rollback_msg="health gate: still down")
     assert "its rollback failed too (stt_service 2.0.0 -> 1.0.0): health gate: still down" in text
     assert "The release that failed first: health gate: 1 of 1" in text
+
+
+def test_the_files_batch_writes_each_service_s_registry_file_and_teardown_removes_it(resolve):
+    catalogue = resolve({"stt_service": {"version": "2.1.0"}})
+    the_plan = plan(catalogue, ["stt_service"])
+    (entry,) = [f for f in files(the_plan, catalogue) if f["path"].endswith("/registry.d/stt_service.json")]
+    assert "key" not in entry and entry["mode"] == "0644", "writing it restarts nothing, it holds no secret"
+    assert '"version": "2.1.0"' in entry["content"] and '"host": "h1"' in entry["content"]
+    removed = [f["path"] for f in the_plan["removed_files"]]
+    assert "/var/lib/alicia/registry.d/stt_service.json" in removed
