@@ -179,7 +179,7 @@ def chart(document, path):
     axis.set_yticklabels(labels, fontsize=8)
     axis.set_xlim(0, max(shares + [1.0]) * 1.6 + 0.3)
     axis.set_xlabel("share of the target (left of 1: PASS; bars capped at 5)")
-    axis.set_title("alicia.platform benchmarks, %s on %s (%d cores), median of %d run(s)%s"
+    axis.set_title("alicia.platform benchmarks, %s on %s (%d cores), medians of up to %d runs (each figure's in the JSON)%s"
                    % (document["date"][:10], document["host"], document["machine"]["cpus"] or 0, document["runs"],
                       ", quick" if document["quick"] else ""), fontsize=9)
     fig.tight_layout()
