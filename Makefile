@@ -54,6 +54,8 @@ test: setup lint playbook-check sanity build ## everything CI runs
 unit-then-compat: venv
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory compat
+	@# A smoke pass of the benchmarks (printed, never asserted: issue 17).
+	$(MAKE) --no-print-directory bench-quick
 
 lint: yamllint ansible-lint graph-check content-check docs-lint changelog-lint role-readme-check ## yamllint, ansible-lint (production profile), graph freshness, README's content table, docs lint, changelog fragments
 

@@ -34,6 +34,10 @@ def deploy_host_services(request, group_names):
     return _wrap("host_services", native(request), native(group_names))
 
 
+def deploy_backup_instances(catalogue, services):
+    return _wrap("backup_instances", native(catalogue), native(services))
+
+
 def deploy_rollback_targets(history, services, deployment_id=None):
     return _wrap("rollback_targets", native(history), native(services), deployment_id=native(deployment_id))
 
@@ -62,6 +66,7 @@ class FilterModule(object):
             "deploy_request": deploy_request,
             "deploy_host_services": deploy_host_services,
             "deploy_rollback_targets": deploy_rollback_targets,
+            "deploy_backup_instances": deploy_backup_instances,
             "deploy_failures": deploy_failures,
             "deploy_stopped": deploy_stopped,
             "deploy_status": deploy_status,

@@ -106,6 +106,19 @@ def host_services(req, group_names):
     return [name for name, group in zip(req["services"], req["service_groups"]) if group in groups]
 
 
+def backup_instances(catalogue, services):
+    """``{service: [instance names]}`` of the multi-instance services among
+    ``services`` (the backup module's ``instances``: their own environment
+    and settings files)."""
+    found = {}
+    for name in services:
+        entry = catalogue.get(name) or {}
+        names = [inst.get("name") for inst in entry.get("instance_list") or [] if isinstance(inst, dict)]
+        if names:
+            found[name] = names
+    return found
+
+
 def rollback_targets(text, services, deployment_id=None):
     """The releases ``services`` go back to on a host, from its history's
     JSON ``text``: the known-good release before the current one (the one a

@@ -58,6 +58,9 @@ def test_deploy_a_new_version_see_it_in_status_and_roll_it_back(host):
         last = records[-1]
         assert (last["from"], last["to"], last["strategy"], last["result"]) == (GOOD, NEW, "direct", "ok"), last
         assert re.match(r"^\d{8}T\d{6}Z$", last["id"]), last
+        # Backed up before it changed, under the deployment's identifier (0600).
+        backup = host.file("/var/backups/alicia/%s/%s.tar.gz" % (NAME, last["id"]))
+        assert backup.exists and backup.mode == 0o600
         assert doc["services"][NAME]["known_good"]["version"] == NEW
 
         rc, out = playbook("status.yml")

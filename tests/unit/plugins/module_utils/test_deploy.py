@@ -113,3 +113,8 @@ def test_status_rows_and_table():
     assert table[0].split() == ["HOST", "SERVICE", "CURRENT", "KNOWN-GOOD", "BAD", "HEALTH", "RUNNING"]
     assert table[2].split() == ["h", "tts", "3.0", "2.0", "1", "healthy", "2.0"]
     assert deploy.status("h", "")["services"] == []
+
+
+def test_backup_instances_of_the_multi_instance_services():
+    catalogue = {"tts": {"instance_list": [{"name": "tts-1"}, {"name": "tts-2"}]}, "stt": {}}
+    assert deploy.backup_instances(catalogue, ["tts", "stt", "ghost"]) == {"tts": ["tts-1", "tts-2"]}
