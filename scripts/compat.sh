@@ -8,7 +8,9 @@
 # ansible.posix.profile_tasks), taken from the `ansible` wheel that goes with
 # that ansible-core (2.17: ansible 10.x, 2.18: 11.x) without installing its
 # other 100-odd collections. Then, with that venv:
-#   - tests/unit (plugins, playbooks run by that ansible-playbook, roles);
+#   - tests/unit (plugins, playbooks run by that ansible-playbook, roles),
+#     but not tests/unit/benchmarks: the benchmark harness (matplotlib) runs
+#     on the controller virtualenv only, it is not collection content;
 #   - ansible-test sanity, through scripts/sanity.sh (ANSIBLE_TEST).
 # Prints a table: version, unit result, sanity result, time. Logs in
 # .cache/compat/<version>/{install,unit,sanity}.log. `make test` runs it.
@@ -219,7 +221,7 @@ for v in "${versions[@]}"; do
       export ALICIA_COMPAT_DESELECT="$DESELECT"
     fi
     "$venv/bin/python" -m pytest -p alicia_compat_shim -p no:cacheprovider -o "pythonpath=${ROOT}/.collections" \
-      --rootdir "$ROOT" -q -rfE tests/unit ${pytest_args[@]+"${pytest_args[@]}"}
+      --rootdir "$ROOT" -q -rfE tests/unit --ignore=tests/unit/benchmarks ${pytest_args[@]+"${pytest_args[@]}"}
   ) >"$venv/unit.log" 2>&1
   rc=$?
   set -e
