@@ -293,8 +293,9 @@ def is_ours(svc, role, holder, settings):
         return True
     if role == "balanced" and (holder.get("unit") == settings.get("balancer_unit") or holder.get("name") == "haproxy"):
         return True
-    if svc.get("runtime") == "docker" and (holder.get("name") == "docker-proxy"
-                                           or holder.get("unit") == settings.get("docker_unit")):
+    # Docker's proxy of a published port: the service's container, also while a
+    # runtime switch away from docker has not removed it yet (the phase does, first).
+    if holder.get("name") == "docker-proxy" or holder.get("unit") == settings.get("docker_unit"):
         return True
     return False
 

@@ -187,7 +187,6 @@ def test_a_process_of_another_service_or_another_unit_is_foreign(resolve):
     port = plan["entries"][0]["port"]
     for other in (holder(5, "x", "alicia-ai_service.service", {"SERVICE_NAME": "ai_service"}),
                   holder(5, "/usr/sbin/haproxy -Ws", "haproxy.service"),
-                  holder(5, "/usr/bin/docker-proxy -host-port %d" % port, "docker.service"),
                   holder(None, "?")):
         found = hc.problems(plan, report({port: [other]}))
         assert len(found) == 1 and "stt_service needs port %d" % port in found[0], (other, found)
@@ -235,6 +234,14 @@ def test_a_docker_services_published_port_is_docker_proxys(resolve):
     port = plan["entries"][0]["port"]
     proxy = holder(6, "/usr/bin/docker-proxy -proto tcp -host-port %d" % port, "docker.service")
     assert hc.problems(plan, report({port: [proxy]})) == []
+
+
+def test_a_service_switched_away_from_docker_keeps_its_container_s_proxy_until_the_phase_removes_it(resolve):
+    """The port is still published by the old container (the phase removes it first): not foreign."""
+    plan = plan_of(resolve, {"stt_service": {"runtime": "systemd"}}, ["stt_service"])
+    port = plan["entries"][0]["port"]
+    proxy = holder(6, "/usr/sbin/docker-proxy -proto tcp -host-port %d" % port, "docker.service")
+    assert hc.problems(plan, report({port: [proxy]}), check_memory=False) == []
 
 
 def test_too_little_disk_names_the_path_and_the_figures(resolve):
