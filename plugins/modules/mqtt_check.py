@@ -29,24 +29,6 @@ author:
 requirements:
   - paho-mqtt >= 1.6 (Debian package C(python3-paho-mqtt))
 options:
-  host:
-    description:
-      - Broker host name or address.
-    type: str
-    default: 127.0.0.1
-  port:
-    description:
-      - Broker port.
-    type: int
-    default: 1883
-  username:
-    description:
-      - Login user name; leave unset for an anonymous connection.
-    type: str
-  password:
-    description:
-      - Login password.
-    type: str
   client_id:
     description:
       - MQTT client id; a random C(alicia-check-...) id when unset.
@@ -73,15 +55,6 @@ options:
       - MQTT keepalive in seconds.
     type: int
     default: 30
-  tls:
-    description:
-      - Connect over TLS.
-    type: bool
-    default: false
-  ca_cert:
-    description:
-      - CA certificate file to verify the broker with; the system's CAs when unset.
-    type: path
   client_cert:
     description:
       - Client certificate file, for brokers that require one.
@@ -90,11 +63,6 @@ options:
     description:
       - Key of O(client_cert).
     type: path
-  tls_insecure:
-    description:
-      - Do not verify the broker's certificate or host name. Only for tests.
-    type: bool
-    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -105,6 +73,7 @@ attributes:
         failing, since a check run does not start the broker it would check.
 extends_documentation_fragment:
   - alicia.platform.attributes
+  - alicia.platform.mqtt_connection
 """
 
 EXAMPLES = r"""
@@ -188,26 +157,21 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.alicia.platform.plugins.module_utils import _mqtt_connection as connection
 from ansible_collections.alicia.platform.plugins.module_utils import mqtt as mqtt_utils
 
 
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type="str", default="127.0.0.1"),
-            port=dict(type="int", default=1883),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
+            connection.argument_spec(),
             client_id=dict(type="str"),
             topic=dict(type="str"),
             qos=dict(type="int", default=1, choices=[0, 1, 2]),
             timeout=dict(type="float", default=10),
             keepalive=dict(type="int", default=30),
-            tls=dict(type="bool", default=False),
-            ca_cert=dict(type="path"),
             client_cert=dict(type="path"),
             client_key=dict(type="path"),
-            tls_insecure=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
         required_by=dict(client_key=["client_cert"]),

@@ -26,24 +26,6 @@ author:
 requirements:
   - paho-mqtt >= 1.6 (Debian package C(python3-paho-mqtt))
 options:
-  host:
-    description:
-      - Broker host name or address.
-    type: str
-    default: 127.0.0.1
-  port:
-    description:
-      - Broker port.
-    type: int
-    default: 1883
-  username:
-    description:
-      - Login user name; unset for an anonymous connection.
-    type: str
-  password:
-    description:
-      - Login password.
-    type: str
   root:
     description:
       - Topic under which the entries live (C(<root>/<service>/<instance>)).
@@ -81,20 +63,6 @@ options:
       - Seconds the connection, and the acknowledgement of the clearing, may take.
     type: float
     default: 10
-  tls:
-    description:
-      - Connect over TLS.
-    type: bool
-    default: false
-  ca_cert:
-    description:
-      - CA certificate file to verify the broker with.
-    type: path
-  tls_insecure:
-    description:
-      - Do not verify the broker's certificate. Only for tests.
-    type: bool
-    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -110,6 +78,8 @@ attributes:
     description: Target OS/families that can be operated against.
     support: N/A
     platforms: posix
+extends_documentation_fragment:
+  - alicia.platform.mqtt_connection
 """
 
 EXAMPLES = r"""
@@ -177,6 +147,7 @@ msg:
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.alicia.platform.plugins.module_utils import _mqtt_connection as connection
 from ansible_collections.alicia.platform.plugins.module_utils import _registry as registry
 from ansible_collections.alicia.platform.plugins.module_utils import mqtt as mqtt_utils
 
@@ -184,10 +155,7 @@ from ansible_collections.alicia.platform.plugins.module_utils import mqtt as mqt
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type="str", default="127.0.0.1"),
-            port=dict(type="int", default=1883),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
+            connection.argument_spec(),
             root=dict(type="str", default=registry.ROOT),
             services=dict(type="list", elements="str", default=[]),
             stale_after=dict(type="float", default=registry.DEFAULT_STALE_AFTER),
@@ -195,9 +163,6 @@ def run_module():
             wait=dict(type="float", default=3),
             settle=dict(type="float", default=0.5),
             timeout=dict(type="float", default=10),
-            tls=dict(type="bool", default=False),
-            ca_cert=dict(type="path"),
-            tls_insecure=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
