@@ -8,13 +8,18 @@ scenarios' tests; molecule/_lib has no molecule.yml, so it is no scenario).
   on a lab host, the password read from a 0600 file on that host;
 - wait_until(): a bounded poll;
 - health_by_port(): the /health JSON of many ports, in one execution on a host;
-- probe(): TCP connects from a host to many address:port targets at once.
+- health_of(): the /health JSON of one port, or None while it does not answer;
+- probe(): TCP connects from a host to many address:port targets at once;
+- run_playbook(): ansible-playbook on the scenario's inventory: (rc, output);
+- recap(), recaps(): the PLAY RECAP counts of a run's output.
 """
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -73,6 +78,13 @@ def health_by_port(node, ports, address="127.0.0.1"):
     """str(port) -> the /health JSON (or {"error": ...}) of each port, read on the testinfra host ``node``."""
     ports = [str(port) for port in ports]
     return json.loads(node.check_output("/usr/bin/python3 -c %s %s" + " %s" * len(ports), HEALTH, address, *ports))
+
+
+def health_of(node, port, address="127.0.0.1"):
+    """The /health JSON of ``port`` read on the testinfra host ``node``, or None while it does not answer
+    (refused, timed out, an HTTP error status or no JSON)."""
+    doc = health_by_port(node, [port], address)[str(port)]
+    return None if list(doc) == ["error"] else doc
 
 
 # Connect to each "address:port" (3 s): open, refused or timeout; all at once.
@@ -149,3 +161,50 @@ def round_trip(host, broker, user, password_file, topic):
     host.run("cat > /tmp/alicia-rt.py <<'PY'\n%s\nPY" % ROUND_TRIP)
     return host.check_output("/usr/bin/python3 /tmp/alicia-rt.py %s %s %s %s",
                              broker, user, password_file, topic).strip()
+
+
+def run_playbook(playbook, *args, extra_vars=None, check=False, inventory=None, count_file=None, env=None,
+                 timeout=900):
+    """ansible-playbook ``playbook`` (a path; more playbooks or options in ``args``) on the scenario's inventory
+    (``inventory``: MOLECULE_INVENTORY_FILE when None), with --check when ``check`` and the mapping ``extra_vars``
+    from a 0600 file (it may hold secrets); returns (rc, output without colours, stderr folded in).
+
+    The module_count callback writes to ``count_file``, by default to a throwaway file (module_count.json stays
+    the idempotence re-run's, which the budget tests read); ``env`` adds environment variables; ``timeout``
+    (seconds, None for none) bounds the run."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+           "-i", inventory or os.environ["MOLECULE_INVENTORY_FILE"], playbook] + list(args)
+    if check:
+        cmd.append("--check")
+    with tempfile.TemporaryDirectory() as tmp:
+        if extra_vars:
+            path = os.path.join(tmp, "extra.json")
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                json.dump(extra_vars, handle)
+            cmd += ["-e", "@" + path]
+        environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                           ALICIA_MODULE_COUNT_FILE=count_file or os.path.join(tmp, "module_count.json"))
+        environment.update(env or {})
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              env=environment, timeout=timeout, check=False)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+
+
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def recaps(output):
+    """host -> {ok, changed, unreachable, failed} of each host in the PLAY RECAP of a run's ``output``."""
+    return dict((found[0], dict(zip(("ok", "changed", "unreachable", "failed"), map(int, found[1:]))))
+                for found in RECAP.findall(output))
+
+
+def recap(output, host=None):
+    """{ok, changed, unreachable, failed} of ``host`` (None: the run's only host) in the PLAY RECAP of ``output``;
+    asserts it is there (with the output's end)."""
+    found = recaps(output)
+    if host is None:
+        assert len(found) == 1, (sorted(found), output[-3000:])
+        host = next(iter(found))
+    assert host in found, output[-3000:]
+    return found[host]

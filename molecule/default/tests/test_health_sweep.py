@@ -5,43 +5,30 @@ unit failing the sweep by name. The stopped unit is started again and
 waited for, so the tests after these see the platform as converged."""
 import json
 import os
-import subprocess
 import sys
 import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 HOST = "alicia-default"
 CATALOGUE = resolved_catalogue()
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
 BROKER = [n for n, e in CATALOGUE.items() if e["kind"] == "broker"][0]
-# An HTTP GET run on the lab host (no curl in the image).
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 PROBE_TASK = "(play) : Health sweep | probe this host's service instances once, concurrently"
 
 
 def sweep(*args):
     """playbooks/health.yml against the scenario's host: (rc, output, seconds, module counts)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "health.yml")] + list(args)
     # Counted apart: module_count.json holds the idempotence re-run that test_site.py checks.
     counts = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "sweep_count.json")
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ALICIA_MODULE_COUNT_FILE=counts,
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks,alicia.platform.module_count")
     started = time.monotonic()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=300, check=False)
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "health.yml"), *args, count_file=counts, timeout=300,
+                           env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,alicia.platform.module_count"})
     took = time.monotonic() - started
     with open(counts) as handle:
-        return proc.returncode, proc.stdout, took, json.load(handle)
-
-
-def health(host, name):
-    port = CATALOGUE[name]["listen_port"]
-    result = host.run(GET, "http://127.0.0.1:%d/health" % port)
-    return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
+        return rc, out, took, json.load(handle)
 
 
 def test_every_service_and_the_broker_are_healthy_with_their_version(tmp_path):
@@ -85,7 +72,8 @@ def test_a_stopped_unit_fails_the_sweep_and_is_named(host):
         assert table_row and "unreachable" in table_row[0].split(), table_row
     finally:
         host.check_output("systemctl start alicia-%s", name)
-    assert wait_until(lambda: health(host, name)["status"] == "healthy", 60), "%s not healthy again" % name
+    assert wait_until(lambda: (health_of(host, CATALOGUE[name]["listen_port"]) or {}).get("status") == "healthy", 60), \
+        "%s not healthy again" % name
     rc, out, _took, _counts = sweep("-e", "service=%s" % name)
     assert rc == 0, out[-3000:]
 

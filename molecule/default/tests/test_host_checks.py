@@ -5,13 +5,11 @@ and command; once it is gone the next run deploys; and the checks cost no
 module execution of their own on a re-run."""
 import json
 import os
-import re
-import subprocess
 import sys
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import recap, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 HOST = "alicia-default"
 # A leaf service (nothing depends on it) that no other test of the scenario reads.
@@ -24,19 +22,8 @@ WATCHED = ["/etc/alicia/%s.env" % SERVICE, "/etc/systemd/system/%s" % UNIT, "/op
 
 def site(*args):
     """site.yml against the scenario's host: (rc, output)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "site.yml")] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "hostcheck_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    return proc.returncode, proc.stdout
-
-
-def recap(out):
-    match = re.search(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % HOST, out, re.M)
-    assert match, out[-3000:]
-    return dict(zip(("ok", "changed", "unreachable", "failed"), (int(g) for g in match.groups())))
+    return run_playbook(os.path.join(PROJECT, "playbooks", "site.yml"), *args,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "hostcheck_count.json"))
 
 
 def mtimes(host):
@@ -64,7 +51,7 @@ def test_a_foreign_listener_stops_site_yml_before_any_change_then_the_run_deploy
                 % (HOST, SERVICE, PORT, pid, PORT)) in out, out[-3000:]
         # Stopped before any change: no task changed anything, no phase ran on the host,
         # the unit was not started and the service's files were not touched.
-        assert recap(out)["changed"] == 0 and recap(out)["failed"] == 1, out[-3000:]
+        assert recap(out, HOST)["changed"] == 0 and recap(out, HOST)["failed"] == 1, out[-3000:]
         after_checks = out.split("pre-deployment host checks]", 1)[1]
         assert "TASK [" not in after_checks, after_checks[:3000]
         assert host.service(UNIT).is_running is False

@@ -11,7 +11,8 @@ import yaml
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import docker_write, resolved_catalogue, round_trip, wait_until  # noqa: E402
+from alicia_molecule import (  # noqa: E402
+    docker_write, health_of, resolved_catalogue, round_trip, run_playbook, wait_until)
 
 SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
 HOST = "alicia-default"
@@ -121,8 +122,6 @@ def catalogue():
 
 
 SERVICES = sorted(n for n, e in catalogue().items() if e["kind"] == "service")
-# An HTTP GET run on the lab host (no curl in the image).
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 
 
 def test_all_22_services_are_deployed():
@@ -147,8 +146,9 @@ def test_every_service_listens_and_answers_healthy_json(host):
     for name in SERVICES:
         port = entries[name]["listen_port"]
         assert host.socket("tcp://0.0.0.0:%d" % port).is_listening, name
-        body = json.loads(host.check_output(GET, "http://127.0.0.1:%d/health" % port))
-        assert body["status"] == "healthy" and body["service"] == name and body["broker_connected"] is True, body
+        body = health_of(host, port)
+        assert body and body["status"] == "healthy" and body["service"] == name and body["broker_connected"] is True, \
+            (name, body)
 
 
 def test_unit_exposure_is_below_3(host):
@@ -236,9 +236,7 @@ def test_releases_are_switched_by_a_link(host):
 # ---- faults (these change the platform and put it back; they run last) ---------
 
 def health(host, name):
-    port = catalogue()[name]["listen_port"]
-    result = host.run(GET, "http://127.0.0.1:%d/health" % port)
-    return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
+    return health_of(host, catalogue()[name]["listen_port"]) or {"status": "down"}
 
 
 def test_a_killed_service_is_restarted_and_healthy_again(host):
@@ -307,14 +305,9 @@ def test_the_log_report_counts_each_error_of_a_real_unit_once(tmp_path):
 
 def site(*args):
     """site.yml again against the scenario's host: (rc, output)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "site.yml")] + list(args)
     # Counted elsewhere: module_count.json holds the idempotence re-run.
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "faults_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=600, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", "site.yml"), *args, timeout=600,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "faults_count.json"))
 
 
 def main_pids(host):

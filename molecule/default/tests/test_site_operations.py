@@ -6,43 +6,31 @@ import datetime
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import health_of, recap, resolved_catalogue, run_playbook  # noqa: E402
 
 HOST = "alicia-default"
 CATALOGUE = resolved_catalogue()
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
 PHASES = ["core", "management", "voice", "devices", "advanced", "observability"]
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 COUNT_FILE = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "operations_count.json")
 
 
 def playbook(name, *args):
     """playbooks/<name>.yml against the scenario's host: (rc, output, module executions per host)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", name + ".yml")] + list(args)
     if os.path.exists(COUNT_FILE):
         os.remove(COUNT_FILE)
     # Counted apart: module_count.json holds the idempotence re-run test_site.py reads.
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ALICIA_MODULE_COUNT_FILE=COUNT_FILE)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", name + ".yml"), *args, count_file=COUNT_FILE)
     counts = {}
     if os.path.exists(COUNT_FILE):
         with open(COUNT_FILE) as handle:
             counts = dict((host, c["total"]) for host, c in json.load(handle)["hosts"].items())
-    return proc.returncode, proc.stdout, counts
-
-
-def recap(output):
-    match = re.search(r"^%s\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)" % HOST, output, re.M)
-    assert match, output[-3000:]
-    return int(match.group(1)), int(match.group(2))
+    return rc, out, counts
 
 
 def prop(host, unit, name):
@@ -50,8 +38,7 @@ def prop(host, unit, name):
 
 
 def health(host, name):
-    result = host.run(GET, "http://127.0.0.1:%d/health" % CATALOGUE[name]["listen_port"])
-    return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
+    return health_of(host, CATALOGUE[name]["listen_port"]) or {"status": "down"}
 
 
 def all_healthy(host, timeout=60):
@@ -147,7 +134,7 @@ def test_teardown_removes_services_keeps_data_and_logs_and_is_idempotent(host):
     host.run("echo kept > /var/lib/alicia/tts_service/state.txt")
     rc, out, counts = playbook("teardown")
     assert rc == 0, out[-3000:]
-    assert recap(out)[0] > 0
+    assert recap(out, HOST)["changed"] > 0
     for name in SERVICES:
         assert prop(host, unit(name), "LoadState") == "not-found", name
         assert not host.file("/etc/alicia/%s.env" % name).exists, name
@@ -159,7 +146,7 @@ def test_teardown_removes_services_keeps_data_and_logs_and_is_idempotent(host):
     assert host.service("mosquitto").is_running
 
     rc, out, counts = playbook("teardown")
-    assert rc == 0 and recap(out) == (0, 0), out[-3000:]
+    assert rc == 0 and recap(out, HOST)["changed"] == recap(out, HOST)["failed"] == 0, out[-3000:]
 
 
 def test_site_converges_again_after_a_teardown(host):
@@ -168,7 +155,7 @@ def test_site_converges_again_after_a_teardown(host):
     assert not all_healthy(host)
     assert host.file("/var/lib/alicia/tts_service/state.txt").content_string.strip() == "kept"
     rc, out, counts = playbook("site")
-    assert rc == 0 and recap(out) == (0, 0), out[-3000:]
+    assert rc == 0 and recap(out, HOST)["changed"] == recap(out, HOST)["failed"] == 0, out[-3000:]
 
 
 # ---- recover.yml -----------------------------------------------------------------------
@@ -194,7 +181,7 @@ def test_recover_puts_back_what_was_lost_and_gates_everything(host):
 
     rc, out, counts = playbook("recover")
     assert rc == 0, out[-3000:]
-    assert recap(out)[0] > 0, "recover changed nothing: " + out[-3000:]
+    assert recap(out, HOST)["changed"] > 0, "recover changed nothing: " + out[-3000:]
     assert not all_healthy(host)
     assert host.file(unit_file).exists
     assert prop(host, unit("device_manager"), "LoadState") == "loaded"
@@ -203,4 +190,4 @@ def test_recover_puts_back_what_was_lost_and_gates_everything(host):
     assert host.service(unit("metrics_collector")).is_enabled and host.service(unit("metrics_collector")).is_running
     assert host.run("nft list table inet alicia_filter").rc == 0
     rc, out, counts = playbook("site")
-    assert rc == 0 and recap(out) == (0, 0), out[-3000:]
+    assert rc == 0 and recap(out, HOST)["changed"] == recap(out, HOST)["failed"] == 0, out[-3000:]

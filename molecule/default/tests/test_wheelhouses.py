@@ -12,10 +12,9 @@ import sys
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue  # noqa: E402
 
 CATALOGUE = resolved_catalogue()
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 # service -> the alicia-demo-dep version its requirements pin.
 APPS = {"personality_system": "1.0", "advanced_voice": "1.0", "multi_language": "2.0"}
 
@@ -40,8 +39,8 @@ def test_three_python_apps_with_two_wheelhouses_run_in_the_virtualenvs_of_their_
         marker = json.loads(host.file(venv + "/.alicia-venv.json").content_string)
         assert marker["packages"] == ["alicia-demo-dep==%s" % version], (name, marker)
         assert "%s: python_app release" % name in host.file("/var/log/alicia/%s.log" % name).content_string
-        body = json.loads(host.check_output(GET, "http://127.0.0.1:%d/health" % CATALOGUE[name]["listen_port"]))
-        assert body["status"] == "healthy", (name, body)
+        body = health_of(host, CATALOGUE[name]["listen_port"])
+        assert body and body["status"] == "healthy", (name, body)
 
 
 def test_each_wheelhouse_is_shipped_once_under_the_one_wheelhouse_directory(host):

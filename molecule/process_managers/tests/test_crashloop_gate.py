@@ -12,7 +12,7 @@ import sys
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue, wait_until  # noqa: E402
 
 HOST = "alicia-process_managers"
 CATALOGUE = resolved_catalogue()
@@ -20,7 +20,6 @@ TIMEOUT = 90  # the gate's timeout: at an interval of 1 s, about 90 probes if it
 # Far fewer than the timeout allows: the second exit comes after one RestartSec
 # (5 s) on systemd, after supervisor's 1 s + 2 s retry waits; a read a second.
 MOST_READS = 20
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 
 
 def url(name):
@@ -28,8 +27,7 @@ def url(name):
 
 
 def healthy(host, name):
-    result = host.run(GET, url(name))
-    return result.rc == 0 and json.loads(result.stdout).get("status") == "healthy"
+    return (health_of(host, CATALOGUE[name]["listen_port"]) or {}).get("status") == "healthy"
 
 
 def gate(*endpoints):

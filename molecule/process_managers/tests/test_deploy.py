@@ -7,13 +7,12 @@ the service and the host. The scenario's release is back at the end."""
 import json
 import os
 import re
-import subprocess
 import sys
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 from test_gate_failed_rerun import OVERRIDES, site  # noqa: E402
 
 HOST = "alicia-process_managers"
@@ -24,22 +23,15 @@ GOOD = CATALOGUE[NAME]["version"]
 NEW = "1.1.0-test"
 HISTORY = "/var/lib/alicia/deployments.json"
 CURRENT = "/opt/alicia/%s/current" % NAME
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 
 
 def playbook(name, *args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", name)] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "deploy_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=600, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", name), *args, timeout=600,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "deploy_count.json"))
 
 
 def version(host):
-    result = host.run(GET, "http://127.0.0.1:%d/health" % PORT)
-    return json.loads(result.stdout).get("version") if result.rc == 0 else None
+    return (health_of(host, PORT) or {}).get("version")
 
 
 def mine(host):

@@ -6,17 +6,14 @@ service_gate_failed_dir puts the service back in the platform plan, and the
 phase restarts it and gates it again). The fault removed, the run passes and
 removes the marker; the next run changes nothing. The service is restored
 (the scenario's own settings) at the end, whatever happened."""
-import json
 import os
-import re
-import subprocess
 import sys
 
 import yaml
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, recaps, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 HOST = "alicia-process_managers"
 CATALOGUE = resolved_catalogue()
@@ -25,8 +22,6 @@ NAME = "personality_system"
 PHASE = "advanced"
 UNIT = CATALOGUE[NAME]["unit"]
 MARKER = "/var/lib/alicia/gate-failed/%s" % NAME
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
-RECAP = re.compile(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(HOST), re.M)
 
 
 def scenario_overrides():
@@ -46,18 +41,11 @@ FAULTY = dict(OVERRIDES, **{NAME: dict(OVERRIDES.get(NAME) or {}, env={"ALICIA_F
 
 def site(overrides, **settings):
     """playbooks/site.yml --tags <phase> with these overrides (and role settings): (rc, output, recap counts)."""
-    extra = dict(settings, catalogue_overrides=overrides)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "site.yml"), "--tags", PHASE, "-e", json.dumps(extra)]
     # The module count callback reports elsewhere than the idempotence run's count (a test reads that).
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"],
-                                                     "gate_failed_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    match = RECAP.search(proc.stdout)
-    recap = dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()))) if match else {}
-    return proc.returncode, proc.stdout, recap
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "site.yml"), "--tags", PHASE,
+                           extra_vars=dict(settings, catalogue_overrides=overrides),
+                           count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "gate_failed_count.json"))
+    return rc, out, recaps(out).get(HOST, {})
 
 
 def failures(out):
@@ -83,8 +71,7 @@ def main_pid(host):
 
 
 def healthy(host):
-    result = host.run(GET, "http://127.0.0.1:%d/health" % CATALOGUE[NAME]["listen_port"])
-    return result.rc == 0 and json.loads(result.stdout).get("status") == "healthy"
+    return (health_of(host, CATALOGUE[NAME]["listen_port"]) or {}).get("status") == "healthy"
 
 
 def test_a_failed_gate_fails_the_same_run_again_until_the_service_is_healthy(host):

@@ -3,13 +3,12 @@ host running the whole platform: the voice phase under supervisor, the
 observability phase under manual (molecule.yml), the rest systemd units."""
 import json
 import os
-import subprocess
 import sys
 import time
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 CATALOGUE = resolved_catalogue()
 SERVICES = sorted(n for n, e in CATALOGUE.items() if e["kind"] == "service")
@@ -21,7 +20,6 @@ MANUAL_CONFIG_DIR = "/etc/alicia/manual-lab"
 MANUAL_RUN_DIR = "/run/alicia-manual"
 # The command line (testinfra quotes %s arguments: CTL goes into the command string itself).
 CTL = "/usr/local/sbin/alicia-servicectl --config-dir %s --run-dir %s" % (MANUAL_CONFIG_DIR, MANUAL_RUN_DIR)
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 # The scenario's overrides (molecule.yml), as a test passes them again with -e.
 OVERRIDES = {
     "stt_service": {"runtime": "supervisor", "env": {"ALICIA_TRICKY": 'say "hi", C:\\path $HOME ${USER} %h 100%'}},
@@ -34,8 +32,7 @@ OVERRIDES = {
 
 
 def health(host, name):
-    result = host.run(GET, "http://127.0.0.1:%d/health" % CATALOGUE[name]["listen_port"])
-    return json.loads(result.stdout) if result.rc == 0 else {"status": "down"}
+    return health_of(host, CATALOGUE[name]["listen_port"]) or {"status": "down"}
 
 
 def programs(host):
@@ -56,13 +53,8 @@ def manual_pid(host, name):
 
 
 def site(*args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "site.yml")] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "tests_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", "site.yml"), *args,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "tests_count.json"))
 
 
 # ---- re-run budget (the idempotence run) ---------------------------------------

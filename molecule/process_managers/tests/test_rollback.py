@@ -17,7 +17,7 @@ import sys
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from alicia_molecule import resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_of, resolved_catalogue, wait_until  # noqa: E402
 from test_gate_failed_rerun import OVERRIDES, site  # noqa: E402
 
 HOST = "alicia-process_managers"
@@ -30,7 +30,6 @@ BAD = "9.9.9-bad"
 HISTORY = "/var/lib/alicia/deployments.json"
 DATA = "/var/lib/alicia/%s/keep-me.txt" % NAME
 CURRENT = "/opt/alicia/%s/current" % NAME
-GET = "python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' %s"
 BROKEN = dict(OVERRIDES, **{NAME: dict(OVERRIDES.get(NAME) or {}, version=BAD,
                                        env={"ALICIA_FAULT_FAIL_AT_START": "1"})})
 # A poller on the host, bounded: every 0.1 s for at most 240 s, stops when its stop file appears.
@@ -56,8 +55,7 @@ json.dump({"ok": ok, "failed": bad, "longest_gap_s": round(longest, 2), "version
 
 
 def health(host):
-    result = host.run(GET, "http://127.0.0.1:%d/health" % PORT)
-    return json.loads(result.stdout) if result.rc == 0 else {}
+    return health_of(host, PORT) or {}
 
 
 def history(host):
