@@ -13,8 +13,6 @@ as the scenario's converge does before site.yml."""
 
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -24,7 +22,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, health_by_port, resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import get_host, health_by_port, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
@@ -63,19 +61,15 @@ def drift(tmp, *args):
                                        "ansible.builtin.import_playbook": os.path.join(PROJECT, "playbooks",
                                                                                         "drift.yml")}], handle)
     report_dir = os.path.join(tmp, "reports")
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, playbook,
-           "-e", "drift_dir=%s" % report_dir] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
+    rc, out = run_playbook(playbook, "-e", "drift_dir=%s" % report_dir, *args, inventory=INVENTORY,
+                           count_file=os.path.join(tmp, "module_count.json"))
     doc = tree = None
     if os.path.exists(os.path.join(report_dir, "drift.json")):
         with open(os.path.join(report_dir, "drift.json")) as handle:
             doc = json.load(handle)
     if os.path.exists(os.path.join(report_dir, "drift.xml")):
         tree = ET.parse(os.path.join(report_dir, "drift.xml")).getroot()
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout), doc, tree
+    return rc, out, doc, tree
 
 
 def state(broker, app1, app2):

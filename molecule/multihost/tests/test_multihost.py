@@ -12,9 +12,7 @@ other (unless alicia_partial_rollout), and the re-run budget of each host.
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import uuid
 
 import pytest
@@ -23,7 +21,7 @@ import yaml
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 from alicia_molecule import (  # noqa: E402
-    docker_write, get_host, health_by_port, probe, resolved_catalogue, round_trip, wait_until)
+    docker_write, get_host, health_by_port, probe, recaps, resolved_catalogue, round_trip, run_playbook, wait_until)
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
 SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
@@ -292,19 +290,7 @@ def converge(*args, extra_vars=None):
     """converge.yml again (the address play, then site.yml): (rc, output).
     Its module counts go to a file of its own (module_count.json stays the
     idempotence run's)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, CONVERGE]
-        cmd += list(args)
-        if extra_vars:
-            path = os.path.join(tmp, "extra.json")
-            with open(path, "w") as handle:
-                json.dump(extra_vars, handle)
-            cmd += ["-e", "@" + path]
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, timeout=900, check=False)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return run_playbook(CONVERGE, *args, extra_vars=extra_vars, inventory=INVENTORY)
 
 
 GATE_TASK = "Service | required dependencies on other hosts are healthy before the units start"
@@ -355,16 +341,13 @@ def test_a_remote_dependency_that_is_down_holds_back_its_dependant(app1, app2):
     assert app2.run("grep -c MULTIHOST_GATE_TEST /etc/alicia/device_manager.env").stdout.strip() == "0"
 
 
-RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
 def test_a_run_limited_to_one_application_host_touches_only_it():
     """--limit: preflight still checks the whole inventory, the broker's address and
     credentials come from a host outside the limit, and only app2 is touched."""
     rc, out = converge("--limit", "localhost,%s" % APP2)
     assert rc == 0, out[-3000:]
-    recap = dict((host, (int(changed), int(unreachable), int(failed)))
-                 for host, changed, unreachable, failed in RECAP.findall(out))
+    recap = dict((host, (counts["changed"], counts["unreachable"], counts["failed"]))
+                 for host, counts in recaps(out).items())
     assert recap.get(APP2) == (0, 0, 0), recap
     assert not set(recap) & {APP1, BROKER, OUTSIDER}, recap
     assert "PLAY [Phase 4 | devices]" in out and "skipping: no hosts matched" in out

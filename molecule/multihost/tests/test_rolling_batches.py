@@ -9,7 +9,6 @@ naming app2. Both histories record it under one deployment identifier. At
 the end metrics_collector is removed from app1 again (teardown)."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -17,7 +16,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, resolved_catalogue  # noqa: E402
+from alicia_molecule import get_host, health_of, resolved_catalogue, run_playbook  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
 CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
@@ -30,19 +29,12 @@ HISTORY = "/var/lib/alicia/deployments.json"
 
 
 def playbook(extra_inventory, name, *args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, "-i", extra_inventory,
-           os.path.join(PROJECT, "playbooks", name)] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "batches_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", name), "-i", extra_inventory, *args, inventory=INVENTORY,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "batches_count.json"))
 
 
 def version(host):
-    result = host.run("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], "
-                      "timeout=3).read().decode())' http://127.0.0.1:%s/health", str(PORT))
-    return json.loads(result.stdout).get("version") if result.rc == 0 else None
+    return (health_of(host, PORT) or {}).get("version")
 
 
 def records(host):

@@ -22,7 +22,7 @@ import pytest
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import get_host, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CATALOGUE = resolved_catalogue(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml"))
 TTS = CATALOGUE["tts_service"]
@@ -70,14 +70,7 @@ def both_serve(host, url, tries=20):
 def playbook(name, *args):
     """ansible-playbook playbooks/<name> on the scenario's inventory: (rc, output).
     Module counts go to a file of its own (module_count.json stays the idempotence run's)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-               os.path.join(PROJECT, "playbooks", name)] + list(args)
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, timeout=600, check=False)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return run_playbook(os.path.join(PROJECT, "playbooks", name), *args, inventory=INVENTORY, timeout=600)
 
 
 # ---- the catalogue the scenario deploys -------------------------------------------------

@@ -14,7 +14,6 @@ and the history records both. Failed requests and p99 latency are printed
 the end. Runs last (file order)."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -23,7 +22,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import get_host, health_by_port, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
 CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
@@ -79,22 +78,14 @@ def app1_address(app1):
 
 
 def playbook(name, *args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-           os.path.join(PROJECT, "playbooks", name)] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "zd_count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", name), *args, inventory=INVENTORY,
+                        count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "zd_count.json"))
 
 
 def versions(app1):
-    found = {}
-    for instance, port in INSTANCES.items():
-        result = app1.run("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], "
-                          "timeout=3).read().decode())' http://127.0.0.1:%s/health", str(port))
-        found[instance] = json.loads(result.stdout).get("version") if result.rc == 0 else None
-    return found
+    """instance -> the version its /health reports, None while it does not answer."""
+    found = health_by_port(app1, INSTANCES.values())
+    return dict((instance, found[str(port)].get("version")) for instance, port in INSTANCES.items())
 
 
 class Load(object):
