@@ -15,14 +15,14 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 import pytest
 import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, HEALTH, health_by_port, probe, resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import (  # noqa: E402
+    get_host, HEALTH, health_by_port, probe, resolved_catalogue, run_playbook, wait_until)
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
@@ -298,19 +298,7 @@ def test_the_platform_address_reaches_every_published_port(host):
 
 def converge(*args, extra_vars=None):
     """converge.yml again: (rc, output). Its module counts go to a file of its own."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, CONVERGE]
-        cmd += list(args)
-        if extra_vars:
-            path = os.path.join(tmp, "extra.json")
-            with open(path, "w") as handle:
-                json.dump(extra_vars, handle)
-            cmd += ["-e", "@" + path]
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, timeout=900, check=False)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return run_playbook(CONVERGE, *args, extra_vars=extra_vars, inventory=INVENTORY)
 
 
 def test_a_service_switched_to_systemd_and_back(host):

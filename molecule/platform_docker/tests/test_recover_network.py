@@ -19,7 +19,6 @@ its facts hold for the whole run as they do for converge.yml's site.yml.
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -29,7 +28,7 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import health_by_port, resolved_catalogue, wait_until  # noqa: E402
+from alicia_molecule import health_by_port, recap, resolved_catalogue, run_playbook, wait_until  # noqa: E402
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 SCENARIO = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
@@ -50,14 +49,8 @@ def host():
 
 
 def run(*playbooks):
-    """ansible-playbook of the given playbooks in one run: (rc, output without colours)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY] + list(playbooks)
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, timeout=1200, check=False)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    """ansible-playbook of the given playbooks (and options) in one run: (rc, output without colours)."""
+    return run_playbook(*playbooks, inventory=INVENTORY, timeout=1200)
 
 
 def recover():
@@ -73,12 +66,6 @@ def recover():
         return run(path, RECOVER)
     finally:
         os.unlink(path)
-
-
-def recap_changed(output):
-    match = re.search(r"%s\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0" % HOST, output)
-    assert match, output[-3000:]
-    return int(match.group(1))
 
 
 def network(host):
@@ -166,5 +153,5 @@ def test_recover_after_the_docker_network_was_deleted(host):
     # intact takes the same path: the network removed and created again, recreate_network's unit tests.)
     new_network = network(host)["Id"]
     rc, out = run(CONVERGE)
-    assert rc == 0 and recap_changed(out) == 0, out[-4000:]
+    assert rc == 0 and recap(out, HOST)["changed"] == 0, out[-4000:]
     assert network(host)["Id"] == new_network
