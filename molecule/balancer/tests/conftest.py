@@ -9,10 +9,7 @@ run with ansible-playbook against Molecule's inventory.
 
 import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -21,6 +18,12 @@ import testinfra
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "balancer")
 HOST = "alicia-%s" % SCENARIO
 SCENARIO_DIR = os.environ.get("MOLECULE_SCENARIO_DIRECTORY", os.path.dirname(os.path.dirname(__file__)))
+PROJECT = os.environ.get(
+    "MOLECULE_PROJECT_DIRECTORY",
+    os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")),
+)
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import run_playbook  # noqa: E402
 PUBLISHED = 18100
 SOCKET = "/run/haproxy/admin.sock"
 SERVERS = {"demo-1": "demo_1", "demo-2": "demo_2", "demo-3": "demo_3"}
@@ -196,29 +199,7 @@ def haproxy_pids(host):
     return master, workers
 
 
-def run_playbook(playbook, extra_vars=None, check=False):
-    """ansible-playbook on Molecule's inventory, extra vars from a 0600 file; (rc, output)."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-           "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(SCENARIO_DIR, playbook)]
-    if check:
-        cmd.append("--check")
-    with tempfile.TemporaryDirectory() as tmp:
-        if extra_vars:
-            path = os.path.join(tmp, "extra.json")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(extra_vars, handle)
-            cmd += ["-e", "@" + path]
-        # Counted apart: module_count.json holds the idempotence re-run the budget test reads.
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
-
-
-def recap(output):
-    """{ok, changed, failed} of the host in PLAY RECAP."""
-    match = re.search(r"%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)" % re.escape(HOST), output)
-    assert match, output[-3000:]
-    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "failed": int(match.group(3))}
+def playbook(name, extra_vars=None, check=False):
+    """ansible-playbook <scenario>/<name> on Molecule's inventory, extra vars from a 0600 file; (rc, output).
+    Its module counts go to a throwaway file: module_count.json holds the idempotence re-run the budget test reads."""
+    return run_playbook(os.path.join(SCENARIO_DIR, name), extra_vars=extra_vars, check=check, timeout=None)

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import (INFLIGHT, LOAD, SERVICES, haproxy_pids, load, put_script, recap, run_playbook,
+from alicia_molecule import health_of, recap
+from conftest import (HOST, INFLIGHT, LOAD, SERVICES, haproxy_pids, load, playbook, put_script,
                       servers_state, wait_all_up, wait_for)
 
 MAX_EXPOSURE = 1.5
@@ -142,9 +143,7 @@ def test_an_unhealthy_instance_answering_200_leaves_rotation(lb):
 
 def instance_status(host, port):
     """The "status" of an instance's /health, or None while it does not answer."""
-    result = host.run("python3 -c 'import json, urllib.request; print(json.load(urllib.request.urlopen("
-                      "\"http://127.0.0.1:%d/health\", timeout=5))[\"status\"])'" % port)
-    return result.stdout.strip() if result.rc == 0 else None
+    return (health_of(host, port) or {}).get("status")
 
 
 def test_killed_instance_no_failed_request(lb):
@@ -182,20 +181,20 @@ def test_drain_through_the_runtime_api(lb):
     wait_all_up(lb)
     master, workers = haproxy_pids(lb)
 
-    rc, out = run_playbook("server_ops.yml", drain, check=True)
+    rc, out = playbook("server_ops.yml", drain, check=True)
     assert rc == 0, out
-    assert recap(out)["changed"] == 1
+    assert recap(out, HOST)["changed"] == 1
     assert servers_state(lb)["demo-2"]["admin"] == 0, "check mode changed the server"
 
-    rc, out = run_playbook("server_ops.yml", drain)
+    rc, out = playbook("server_ops.yml", drain)
     assert rc == 0, out
-    assert recap(out)["changed"] == 1
+    assert recap(out, HOST)["changed"] == 1
     assert "demo/demo-2: state=ready weight=100" in out and "state=drain weight=100" in out
     assert servers_state(lb)["demo-2"]["admin"] & 0x08
 
-    rc, out = run_playbook("server_ops.yml", drain)
+    rc, out = playbook("server_ops.yml", drain)
     assert rc == 0, out
-    assert recap(out)["changed"] == 0, "a second drain changed something"
+    assert recap(out, HOST)["changed"] == 0, "a second drain changed something"
 
     try:
         result = load(lb, 30, 1)
@@ -203,14 +202,14 @@ def test_drain_through_the_runtime_api(lb):
         assert "demo_2" not in result["by_instance"], result
         assert haproxy_pids(lb) == (master, workers), "the drain reloaded or restarted haproxy"
     finally:
-        rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "ready"}))
+        rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "ready"}))
         assert rc == 0, out
     assert servers_state(lb)["demo-2"]["admin"] == 0
 
 
 def test_weight_change_shows_in_show_servers_state(lb):
     wait_all_up(lb)
-    rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-3", "weight": 25},
+    rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-3", "weight": 25},
                                                  {"service": "demo", "server": "demo-1", "weight": 100}))
     assert rc == 0, out
     try:
@@ -222,12 +221,12 @@ def test_weight_change_shows_in_show_servers_state(lb):
         # 100:100:25 -> about 20:20:5 of 45.
         assert result["by_instance"].get("demo_3", 0) <= 9, result
     finally:
-        rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-3", "weight": 100}))
+        rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-3", "weight": 100}))
         assert rc == 0, out
 
 
 def test_unknown_server_fails_and_changes_nothing(lb):
-    rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-1", "state": "maint"},
+    rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-1", "state": "maint"},
                                                  {"service": "demo", "server": "demo-9", "state": "drain"}))
     assert rc != 0
     assert "backend 'demo' has no server 'demo-9' (known: demo-1, demo-2, demo-3)" in out
@@ -254,7 +253,7 @@ def test_config_change_reloads_keeps_runtime_state_drops_nothing(lb):
     drained; a server whose weight the configuration changes takes the
     configuration's weight."""
     wait_all_up(lb)
-    rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "drain"},
+    rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "drain"},
                                                  {"service": "demo", "server": "demo-3", "weight": 40}))
     assert rc == 0, out
     master, workers = haproxy_pids(lb)
@@ -264,7 +263,7 @@ def test_config_change_reloads_keeps_runtime_state_drops_nothing(lb):
     services = json.loads(json.dumps(SERVICES))
     services[0]["servers"][0]["weight"] = 60           # demo-1: the configuration changes its weight
     try:
-        rc, out = run_playbook("converge.yml", {"balancer_services": services,
+        rc, out = playbook("converge.yml", {"balancer_services": services,
                                                 "balancer_extra_defaults": ["timeout tarpit 5s"]})
         assert rc == 0, out
         assert "RUNNING HANDLER [alicia.platform.balancer : Balancer | reload haproxy]" in out
@@ -287,9 +286,9 @@ def test_config_change_reloads_keeps_runtime_state_drops_nothing(lb):
     assert (state["demo-1"]["uweight"], state["demo-1"]["iweight"]) == (60, 60), state
 
     # Back to the scenario's configuration: demo-1 weight 100 (the file wins again).
-    rc, out = run_playbook("converge.yml")
+    rc, out = playbook("converge.yml")
     assert rc == 0, out
-    rc, out = run_playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "ready"},
+    rc, out = playbook("server_ops.yml", ops({"service": "demo", "server": "demo-2", "state": "ready"},
                                                  {"service": "demo", "server": "demo-3", "weight": 100}))
     assert rc == 0, out
     state = servers_state(lb)
@@ -301,7 +300,7 @@ def test_configuration_states_disabled_and_drain(lb):
     services = json.loads(json.dumps(SERVICES))
     services[0]["servers"][1]["state"] = "disabled"
     services[0]["servers"][2]["state"] = "drain"
-    rc, out = run_playbook("converge.yml", {"balancer_services": services})
+    rc, out = playbook("converge.yml", {"balancer_services": services})
     assert rc == 0, out
     try:
         state = servers_state(lb)
@@ -310,7 +309,7 @@ def test_configuration_states_disabled_and_drain(lb):
         result = load(lb, 20, 1)
         assert result["failed"] == 0 and set(result["by_instance"]) == {"demo_1"}, result
     finally:
-        rc, out = run_playbook("converge.yml")
+        rc, out = playbook("converge.yml")
         assert rc == 0, out
     state = servers_state(lb)
     assert [(s, state[s]["admin"] & 0x09, state[s]["uweight"]) for s in sorted(state)] == [
@@ -320,7 +319,7 @@ def test_configuration_states_disabled_and_drain(lb):
 def test_rejected_configuration_leaves_haproxy_alone(lb):
     before = lb.file("/etc/haproxy/haproxy.cfg").sha256sum
     pids = haproxy_pids(lb)
-    rc, out = run_playbook("converge.yml", {"balancer_extra_defaults": ["option no-such-option"]})
+    rc, out = playbook("converge.yml", {"balancer_extra_defaults": ["option no-such-option"]})
     assert rc != 0
     assert "validate failed for /etc/haproxy/haproxy.cfg" in out, out[-3000:]
     assert "no-such-option" in out
@@ -332,7 +331,7 @@ def test_preflight_names_the_server_and_field_before_touching_the_host(lb):
     before = lb.file("/etc/haproxy/haproxy.cfg").sha256sum
     services = json.loads(json.dumps(SERVICES))
     services[0]["servers"][2]["port"] = 18101
-    rc, out = run_playbook("converge.yml", {"balancer_services": services})
+    rc, out = playbook("converge.yml", {"balancer_services": services})
     assert rc != 0
     assert ("balancer: port 18101 is used more than once on the host: service 'demo' server 'demo-1', "
             "service 'demo' server 'demo-3'") in out

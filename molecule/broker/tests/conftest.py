@@ -7,13 +7,10 @@ are written to 0600 files on the client (through stdin, never on a command
 line), so a failing test never prints a password.
 """
 
-import json
 import os
 import re
 import shlex
-import subprocess
 import sys
-import tempfile
 import uuid
 
 import pytest
@@ -32,7 +29,7 @@ CA_FILE = "/root/broker-ca.crt"
 PORT = 1883
 TLS_PORT = 8883
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import docker_write, resolved_catalogue  # noqa: E402,F401  (docker_write: used by the tests)
+from alicia_molecule import docker_write, resolved_catalogue, run_playbook  # noqa: E402,F401  (docker_write: used by the tests)
 
 
 class Hidden(dict):
@@ -40,10 +37,6 @@ class Hidden(dict):
 
     def __repr__(self):
         return "<%d secrets hidden>" % len(self)
-
-
-def plain(data):
-    return json.loads(json.dumps(data))
 
 
 class Mqtt(object):
@@ -161,20 +154,8 @@ def run_converge(extra_vars=None, start_at=None):
     0600 file (they may carry secrets), from task `start_at` when given;
     returns (rc, output)."""
     scenario_dir = os.environ.get("MOLECULE_SCENARIO_DIRECTORY", os.path.dirname(os.path.dirname(__file__)))
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-           "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(scenario_dir, "converge.yml")]
-    with tempfile.TemporaryDirectory() as tmp:
-        if extra_vars:
-            path = os.path.join(tmp, "extra.yml")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                yaml.safe_dump(plain(extra_vars), handle)
-            cmd += ["-e", "@" + path]
-        if start_at:
-            cmd += ["--start-at-task", start_at]
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
-    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    start = ["--start-at-task", start_at] if start_at else []
+    return run_playbook(os.path.join(scenario_dir, "converge.yml"), *start, extra_vars=extra_vars, timeout=None)
 
 
 def changed_tasks(output):
