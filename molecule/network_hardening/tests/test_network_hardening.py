@@ -7,12 +7,15 @@ on the same Molecule network, connects to them.
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import testinfra
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import run_playbook  # noqa: E402
 
 HARDENED = "alicia-network_hardening"
 CLIENT = "alicia-network_hardening-client"
@@ -110,13 +113,9 @@ def snapshot(host):
 
 def run_converge(extra_vars):
     """Run converge.yml again with bad variables; return (rc, output on one line)."""
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
-    result = subprocess.run(
-        [playbook, "-i", INVENTORY, "--limit", HARDENED, CONVERGE, "-e", json.dumps(extra_vars)],
-        capture_output=True, text=True, timeout=300, check=False, env=env,
-    )
-    return result.returncode, " ".join((result.stdout + result.stderr).split())
+    rc, out = run_playbook(CONVERGE, "--limit", HARDENED, extra_vars=extra_vars, inventory=INVENTORY, timeout=300,
+                           env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
+    return rc, " ".join(out.split())
 
 
 def test_listeners_answer_on_the_hardened_host_itself(host):

@@ -13,14 +13,15 @@ module: what the read reports is what the builtins change.
 
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 
 import pytest
 import testinfra.utils.ansible_runner
-import yaml
+
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import recap, run_playbook  # noqa: E402
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]
@@ -46,34 +47,22 @@ def converge(check=False, **role_vars):
                   service_user_runtime_dir=SCRATCH + "/run", service_user_tmpfiles_conf=SCRATCH + "/tmpfiles.conf")
     with tempfile.TemporaryDirectory() as tmp:
         playbook = os.path.join(tmp, "probe.yml")
-        extra = os.path.join(tmp, "vars.yml")
         counts = os.path.join(tmp, "counts.json")
         with open(playbook, "w") as handle:
             handle.write(PLAYBOOK)
-        with open(extra, "w") as handle:
-            yaml.safe_dump(dict(layout, **role_vars), handle)
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-               os.environ["MOLECULE_INVENTORY_FILE"], playbook, "-e", "@" + extra] + (["--check"] if check else [])
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ALICIA_MODULE_COUNT_FILE=counts)
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                              timeout=300)
+        rc, out = run_playbook(playbook, extra_vars=dict(layout, **role_vars), check=check, count_file=counts,
+                               timeout=300)
         tasks = {}
         if os.path.exists(counts):
             with open(counts) as handle:
                 tasks = next(iter(json.load(handle)["hosts"].values()), {}).get("tasks", {})
-    return proc.returncode, proc.stdout, tasks
-
-
-def changed(output):
-    match = re.search(r"^\S+\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
-    assert match, output[-3000:]
-    return int(match.group(1))
+    return rc, out, tasks
 
 
 def assert_rerun_reads_only(**role_vars):
     """A second run changes nothing and runs the raw read, not the group or user module."""
     rc, out, tasks = converge(**role_vars)
-    assert rc == 0 and changed(out) == 0, out[-3000:]
+    assert rc == 0 and recap(out)["changed"] == 0, out[-3000:]
     assert tasks.get(READ) == 1 and GROUP not in tasks and USER not in tasks, tasks
 
 
@@ -103,7 +92,7 @@ def test_different_names_check_mode_then_no_private_group_and_no_home(host, clea
                 service_user_home="/var/lib/alicia-probe")
 
     rc, out, tasks = converge(check=True, **args)
-    assert rc == 0 and changed(out) > 0, out[-3000:]
+    assert rc == 0 and recap(out)["changed"] > 0, out[-3000:]
     assert tasks.get(GROUP) == 1 and tasks.get(USER) == 1, tasks
     assert not host.user("alicia-probe").exists and not host.group("alicia-probe-data").exists
 
