@@ -29,7 +29,8 @@ CA_FILE = "/root/broker-ca.crt"
 PORT = 1883
 TLS_PORT = 8883
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import docker_write, resolved_catalogue, run_playbook  # noqa: E402,F401  (docker_write: used by the tests)
+# docker_write: used by the tests.
+from alicia_molecule import docker_write, resolved_catalogue, run_playbook  # noqa: E402,F401
 
 
 class Hidden(dict):

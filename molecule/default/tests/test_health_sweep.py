@@ -24,8 +24,9 @@ def sweep(*args):
     # Counted apart: module_count.json holds the idempotence re-run that test_site.py checks.
     counts = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "sweep_count.json")
     started = time.monotonic()
+    callbacks = "ansible.posix.profile_tasks,alicia.platform.module_count"
     rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "health.yml"), *args, count_file=counts, timeout=300,
-                           env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,alicia.platform.module_count"})
+                           env={"ANSIBLE_CALLBACKS_ENABLED": callbacks})
     took = time.monotonic() - started
     with open(counts) as handle:
         return rc, out, took, json.load(handle)

@@ -3,7 +3,6 @@ baseline, the broker and the 22 services of the six phases."""
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -284,15 +283,11 @@ def test_the_log_report_counts_each_error_of_a_real_unit_once(tmp_path):
     """playbooks/logs.yml over the deployed units, after the outage above: the exits were
     logged to the service's file (its unit appends stdout and stderr there), and the
     report counts them from that one source, never again from the journal."""
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           os.path.join(PROJECT, "playbooks", "logs.yml"), "-e", json.dumps({
-               "logs_window_minutes": 30, "logs_export_dir": str(tmp_path),
-               "logs_error_thresholds": dict.fromkeys(SERVICES + ["mqtt_broker"], 1000)})]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=str(tmp_path / "count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "logs.yml"), extra_vars={
+        "logs_window_minutes": 30, "logs_export_dir": str(tmp_path),
+        "logs_error_thresholds": dict.fromkeys(SERVICES + ["mqtt_broker"], 1000)},
+        count_file=str(tmp_path / "count.json"), timeout=300)
+    assert rc == 0, out[-3000:]
     report = json.loads((tmp_path / HOST / "report.json").read_text())
     assert set(report["services"]) == set(SERVICES) | {"mqtt_broker"}
     for name in EXIT_WITHOUT_BROKER:

@@ -13,9 +13,7 @@ Runs after test_multihost.py (file order) and leaves both instances up.
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -220,14 +218,8 @@ def test_a_stopped_balancer_is_put_back_by_the_next_run(app1):
     """The platform plan sees the balancer's unit: with haproxy stopped, a
     re-run of converge.yml runs the voice phase on app1, which starts it."""
     app1.check_output("systemctl stop haproxy.service")
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-               os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")]
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                   ALICIA_MODULE_COUNT_FILE=os.path.join(tmp, "module_count.json"))
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              env=env, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    rc, out = run_playbook(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml"), inventory=INVENTORY)
+    assert rc == 0, out[-3000:]
     assert app1.service("haproxy").is_running
     assert wait_until(lambda: both_serve(app1, "http://127.0.0.1:%d/health" % PUBLISHED), 30)
 

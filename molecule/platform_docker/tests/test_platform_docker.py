@@ -13,7 +13,6 @@ and a service switched to systemd and back.
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
@@ -22,7 +21,7 @@ import yaml
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 from alicia_molecule import (  # noqa: E402
-    get_host, HEALTH, health_by_port, probe, resolved_catalogue, run_playbook, wait_until)
+    get_host, HEALTH, health_by_port, probe, recap, resolved_catalogue, run_playbook, wait_until)
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
@@ -249,14 +248,10 @@ def test_a_service_logs_in_with_the_mqtt_username_the_catalogue_gives_it(host):
 
 def test_the_health_sweep_probes_the_published_ports(tmp_path):
     report = tmp_path / "health.json"
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-           os.path.join(PROJECT, "playbooks", "health.yml"), "-e", "health_format=json",
-           "-e", "health_output=%s" % report]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ALICIA_MODULE_COUNT_FILE=str(tmp_path / "count.json"))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          env=env, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "health.yml"), "-e", "health_format=json",
+                           "-e", "health_output=%s" % report, inventory=INVENTORY,
+                           count_file=str(tmp_path / "count.json"), timeout=300)
+    assert rc == 0, out[-3000:]
     rows = dict((r["service"], r) for r in json.loads(report.read_text())["rows"])
     assert sorted(s for s in rows if s in SERVICES) == SERVICES
     for service in SERVICES:
@@ -387,4 +382,4 @@ def test_a_changed_context_rebuilds_and_recreates_exactly_that_container(host):
     rc, out = converge("--tags", "advanced")
     assert rc == 0, out[-4000:]
     assert inspect(host, [container(CONTAINER_SERVICE)])[container(CONTAINER_SERVICE)]["Id"] == doc["Id"]
-    assert re.search(r"alicia-docker-host\s*:\s*ok=\d+\s+changed=0\s", out), out[-2000:]
+    assert recap(out, HOST)["changed"] == 0, out[-2000:]

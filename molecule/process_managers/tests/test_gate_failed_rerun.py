@@ -42,9 +42,9 @@ FAULTY = dict(OVERRIDES, **{NAME: dict(OVERRIDES.get(NAME) or {}, env={"ALICIA_F
 def site(overrides, **settings):
     """playbooks/site.yml --tags <phase> with these overrides (and role settings): (rc, output, recap counts)."""
     # The module count callback reports elsewhere than the idempotence run's count (a test reads that).
+    counts = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "gate_failed_count.json")
     rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "site.yml"), "--tags", PHASE,
-                           extra_vars=dict(settings, catalogue_overrides=overrides),
-                           count_file=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "gate_failed_count.json"))
+                           extra_vars=dict(settings, catalogue_overrides=overrides), count_file=counts)
     return rc, out, recaps(out).get(HOST, {})
 
 
