@@ -102,10 +102,8 @@ def test_config_reads_the_json_status_and_retries(lb):
 
 def test_published_port_answers_healthy(lb):
     wait_all_up(lb)
-    out = lb.check_output("python3 -c 'import urllib.request; print(urllib.request.urlopen("
-                          "\"http://127.0.0.1:18100/health\", timeout=5).read().decode())'")
-    doc = json.loads(out)
-    assert doc["status"] == "healthy" and doc["service"] in ("demo_1", "demo_2", "demo_3")
+    doc = health_of(lb, 18100)
+    assert doc and doc["status"] == "healthy" and doc["service"] in ("demo_1", "demo_2", "demo_3"), doc
 
 
 def test_instance_ports_are_not_published(lb):

@@ -21,7 +21,8 @@ import yaml
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 from alicia_molecule import (  # noqa: E402
-    docker_write, get_host, health_by_port, probe, recaps, resolved_catalogue, round_trip, run_playbook, wait_until)
+    docker_write, get_host, health_by_port, health_of, probe, recaps, resolved_catalogue, round_trip, run_playbook,
+    wait_until)
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 CONVERGE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
 SECRETS = os.path.join(PROJECT, ".lab", "secrets.yml")
@@ -277,11 +278,8 @@ def test_a_cross_host_dependant_is_healthy_and_reaches_its_dependency(hosts, add
     dependant_host = hosts[host_of(dependant)]
     assert health(dependant_host, [dependant])[dependant].get("status") == "healthy"
     # What the service role's remote gate probes from the dependant's host.
-    url = "http://%s:%d/health" % (addresses[host_of(dependency)], CATALOGUE[dependency]["listen_port"])
-    body = json.loads(dependant_host.check_output(
-        "/usr/bin/python3 -c %s %s",
-        "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url))
-    assert (body["status"], body["service"]) == ("healthy", dependency)
+    body = health_of(dependant_host, CATALOGUE[dependency]["listen_port"], addresses[host_of(dependency)])
+    assert body and (body["status"], body["service"]) == ("healthy", dependency), body
 
 
 # ---- the remote dependency gate (changes the platform and puts it back; runs last) -----
