@@ -15,7 +15,7 @@ import testinfra
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import run_playbook  # noqa: E402
+from alicia_molecule import probe, run_playbook  # noqa: E402
 
 HARDENED = "alicia-network_hardening"
 CLIENT = "alicia-network_hardening-client"
@@ -44,36 +44,6 @@ EXPECTED = {
     9999: "timeout",  # listening, allowed by nothing
 }
 
-PROBE = r"""
-import json, socket, sys
-from concurrent.futures import ThreadPoolExecutor
-
-def probe(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(3)
-    try:
-        s.connect((sys.argv[1], port))
-        return "open"
-    except socket.timeout:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    finally:
-        s.close()
-
-ports = [int(p) for p in sys.argv[2:]]
-with ThreadPoolExecutor(len(ports)) as pool:
-    print(json.dumps(dict(zip(ports, pool.map(probe, ports)))))
-"""
-
-
-def probe(target, address, ports):
-    """Connect from `target` to each port of `address`: port -> open, refused or timeout."""
-    ports = [str(p) for p in ports]
-    out = target.check_output("python3 -c %s %s" + " %s" * len(ports), PROBE, address, *ports)
-    return {int(port): state for port, state in json.loads(out).items()}
-
-
 @pytest.fixture(scope="module")
 def client():
     return testinfra.get_host("docker://" + CLIENT)
@@ -88,7 +58,9 @@ def address(host):
 
 @pytest.fixture(scope="module")
 def reachability(client, address):
-    return probe(client, address, EXPECTED)
+    """port -> open, refused or timeout, connecting from the client to each port of EXPECTED on the host."""
+    found = probe(client, ["%s:%d" % (address, port) for port in EXPECTED])
+    return dict((port, found["%s:%d" % (address, port)]) for port in EXPECTED)
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +93,8 @@ def run_converge(extra_vars):
 def test_listeners_answer_on_the_hardened_host_itself(host):
     # Every test listener answers over loopback: a "timeout" from the client
     # is then the firewall, not a missing listener.
-    listeners = [p for p in EXPECTED if p != 22]
-    assert probe(host, "127.0.0.1", listeners) == dict.fromkeys(listeners, "open")
+    listeners = ["127.0.0.1:%d" % p for p in EXPECTED if p != 22]
+    assert probe(host, listeners) == dict.fromkeys(listeners, "open")
 
 
 @pytest.mark.parametrize("port,state", sorted(EXPECTED.items()))
