@@ -167,7 +167,7 @@ def run_playbook(playbook, *args, extra_vars=None, check=False, inventory=None, 
                  timeout=900):
     """ansible-playbook ``playbook`` (a path; more playbooks or options in ``args``) on the scenario's inventory
     (``inventory``: MOLECULE_INVENTORY_FILE when None), with --check when ``check`` and the mapping ``extra_vars``
-    from a 0600 file (it may hold secrets); returns (rc, output without colours, stderr folded in).
+    from a 0600 file (it may hold secrets); returns (rc, output): stdout and stderr as one text, no colours.
 
     The module_count callback writes to ``count_file``, by default to a throwaway file (module_count.json stays
     the idempotence re-run's, which the budget tests read); ``env`` adds environment variables; ``timeout``
