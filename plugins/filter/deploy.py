@@ -24,10 +24,10 @@ def _wrap(name, *args, **kwargs):
 
 
 def deploy_request(catalogue, services=None, phase=None, version=None, strategy="direct", serial=None,
-                   max_fail_percentage=0):
+                   max_fail_percentage=0, canary=None):
     return _wrap("request", native(catalogue), services=native(services), phase=native(phase),
                  version=native(version), strategy=native(strategy), serial=native(serial),
-                 max_fail_percentage=native(max_fail_percentage))
+                 max_fail_percentage=native(max_fail_percentage), canary=native(canary))
 
 
 def deploy_host_services(request, group_names):

@@ -80,13 +80,18 @@ def service_rollback_catalogue(catalogue, targets=None):
     return _wrap("rollback_catalogue", native(catalogue), native(targets))
 
 
+def service_gate_failure(plan, failed_result, logs="", canary=None, rollback=True):
+    return _wrap("gate_failure", native(plan), native(failed_result), native(logs), canary=native(canary),
+                 rollback=bool(native(rollback)))
+
+
 def service_gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):
     return _wrap("gate_failure_message", native(failure), native(host), native(scope), native(rollback_to),
                  native(rollback_msg))
 
 
-def service_roll(plan, followups, units=None):
-    return _wrap("roll", native(plan), native(followups), native(units))
+def service_roll(plan, followups, units=None, canary=False):
+    return _wrap("roll", native(plan), native(followups), native(units), canary=bool(native(canary)))
 
 
 class FilterModule(object):
@@ -104,6 +109,7 @@ class FilterModule(object):
             "service_remote_endpoints": service_remote_endpoints,
             "service_history_records": service_history_records,
             "service_rollback_catalogue": service_rollback_catalogue,
+            "service_gate_failure": service_gate_failure,
             "service_gate_failure_message": service_gate_failure_message,
             "service_roll": service_roll,
         }

@@ -15,9 +15,18 @@ import re
 
 from ansible_collections.alicia.platform.plugins.module_utils._history import parse, summary
 
-STRATEGIES = ("direct", "rolling")
-# Planned (issue 16): refused with a message until they exist.
-PLANNED = ("blue_green", "canary")
+STRATEGIES = ("direct", "rolling", "canary")
+# Planned (issue 16): refused with a message until it exists.
+PLANNED = ("blue_green",)
+# Host by host, as rolling.
+SERIAL_ONE = ("rolling", "canary")
+# The canary's settings (-e canary_<name>=...): default, lowest, highest, type.
+CANARY = (
+    ("weight", 10, 1, 256, int),
+    ("window", 30.0, 1.0, 3600.0, float),
+    ("min_requests", 20, 1, 1000000, int),
+    ("max_error_rate", 0.01, 0.0, 1.0, float),
+)
 SERIAL = re.compile(r"^([1-9][0-9]*%?)$")
 
 
@@ -36,12 +45,14 @@ def _names(value, field):
 
 
 def request(catalogue, services=None, phase=None, version=None, strategy="direct", serial=None,
-            max_fail_percentage=0):
+            max_fail_percentage=0, canary=None):
     """The checked request: ``{services, hosts, overrides, strategy, serial,
-    max_fail_percentage}``. ``catalogue``: the catalogue (resolved, or the raw
+    max_fail_percentage, canary}``. ``catalogue``: the catalogue (resolved, or the raw
     entries with their overrides: a service's ``group``, else
     ``alicia_<phase>``, gives its hosts); ``services`` and ``phase`` select (one of
-    them); ``version`` (optional) is the new version of every selected service."""
+    them); ``version`` (optional) is the new version of every selected service;
+    ``canary``: the canary's settings (weight, window, min_requests,
+    max_error_rate; each optional), for strategy canary."""
     strategy = strategy or "direct"
     if strategy in PLANNED:
         raise DeployError("deploy: strategy %s is not available yet (issue 16); use one of %s"
@@ -69,7 +80,15 @@ def request(catalogue, services=None, phase=None, version=None, strategy="direct
     if version is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", version):
         raise DeployError("deploy: version %r: letters, digits and . _ + - only (it names a release directory)"
                           % version)
-    serial = "1" if serial in (None, "") and strategy == "rolling" else ("100%" if serial in (None, "") else str(serial))
+    if strategy == "canary":
+        single = [name for name in names if not _balanced(known[name])]
+        if single:
+            raise DeployError(
+                "deploy: strategy canary needs services behind the balancer: %s run%s one instance (field "
+                "'instances' must be more than 1: the canary is one instance at a small weight beside the others)"
+                % (", ".join(single), "s" if len(single) == 1 else ""))
+    settings = canary_settings(canary)
+    serial = "1" if serial in (None, "") and strategy in SERIAL_ONE else ("100%" if serial in (None, "") else str(serial))
     if not SERIAL.match(serial):
         raise DeployError("deploy: serial must be a positive number of hosts or a percentage, got %r" % serial)
     try:
@@ -92,7 +111,43 @@ def request(catalogue, services=None, phase=None, version=None, strategy="direct
         "strategy": strategy,
         "serial": serial,
         "max_fail_percentage": max_fail,
+        "canary": settings,
     }
+
+
+def _balanced(entry):
+    """A service that runs several instances behind the balancer (raw ``instances`` or resolved ``instance_list``)."""
+    if entry.get("instance_list"):
+        return True
+    count = entry.get("instances", 1)
+    return isinstance(count, int) and not isinstance(count, bool) and count > 1
+
+
+def canary_settings(given=None):
+    """The canary's settings, each checked (``canary_<name>`` in the message), defaults filled."""
+    given = given or {}
+    if not isinstance(given, dict):
+        raise DeployError("deploy: the canary settings must be a mapping, got %r" % (given,))
+    unknown = sorted(set(given) - set(item[0] for item in CANARY))
+    if unknown:
+        raise DeployError("deploy: unknown canary setting(s): %s" % ", ".join("canary_" + name for name in unknown))
+    found = {}
+    for name, default, low, high, kind in CANARY:
+        value = given.get(name)
+        if value in (None, ""):
+            found[name] = default
+            continue
+        try:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            number = kind(value) if kind is float else int(str(value))
+        except (TypeError, ValueError):
+            raise DeployError("deploy: canary_%s must be a %s, got %r"
+                              % (name, "whole number" if kind is int else "number", value))
+        if not low <= number <= high:
+            raise DeployError("deploy: canary_%s must be %s-%s, got %r" % (name, low, high, value))
+        found[name] = number
+    return found
 
 
 def group_of(entry):

@@ -660,20 +660,24 @@ def followups(the_plan, files_result=None, venvs_result=None):
     return found
 
 
-def roll(the_plan, followups_found, units_result=None):
+def roll(the_plan, followups_found, units_result=None, canary=False):
     """The instances tasks/roll.yml restarts one at a time: those of the
     follow-ups that were running before this run (an instance the units call
     just started has nothing to drain), each with its balancer backend and
-    server and its own health endpoint."""
+    server and its own health endpoint. With ``canary``, the first of each
+    service is its canary (``canary: true``) when another instance keeps
+    serving the previous release beside it."""
     started = set(_result(units_result, "started", []))
     endpoints = dict((e["service"], e) for e in the_plan["endpoints"])
     found = []
     for svc in the_plan["entries"]:
-        for inst in layout.instances(svc):
-            if inst["unit"] in followups_found.get("instances_roll", []) and inst["unit"] not in started:
-                found.append({"service": svc["name"], "instance": inst["name"], "unit": inst["unit"],
-                              "backend": svc["name"], "server": inst["name"],
-                              "endpoint": endpoints.get(inst["name"])})
+        rolled = [inst for inst in layout.instances(svc)
+                  if inst["unit"] in followups_found.get("instances_roll", []) and inst["unit"] not in started]
+        for index, inst in enumerate(rolled):
+            found.append({"service": svc["name"], "instance": inst["name"], "unit": inst["unit"],
+                          "backend": svc["name"], "server": inst["name"],
+                          "endpoint": endpoints.get(inst["name"]),
+                          "canary": bool(canary) and index == 0 and len(layout.instances(svc)) > 1})
     return found
 
 
@@ -832,6 +836,39 @@ def history_records(the_plan):
                         "release": layout.release_dir(svc, s) if has_release else None,
                         "instances": [inst["name"] for inst in layout.instances(svc)]})
     return records
+
+
+def gate_failure(the_plan, failed_result, logs="", canary=None, rollback=True):
+    """What a failed health gate leaves for tasks/gate.yml's rescue.
+
+    ``failed_result``: the failed health_gate result (``msg``, ``rollback``:
+    service -> its last known-good release); ``logs``: the last lines of the
+    unhealthy services' logs; ``canary``: the canary that failed in this
+    run's roll (``{service, instance, msg}``, or empty); ``rollback``:
+    whether to roll back (service_rollback). Returns ``{msg, logs, rollback,
+    versions, pending, instance, claim}``: ``versions`` the versions that
+    failed, ``pending`` the rollback to carry out (empty without
+    ``rollback``), ``instance`` the one instance it restarts (the failed
+    canary's, when its service is the only one rolled back: the other
+    instances never left the previous release), ``claim`` the deployment
+    report's record of it (service, from_version, to_version)."""
+    failed_result = failed_result or {}
+    targets = dict(failed_result.get("rollback") or {})
+    versions = dict((svc["name"], str(svc.get("version", ""))) for svc in the_plan["entries"])
+    pending = targets if rollback else {}
+    canary = canary or {}
+    instance = (canary.get("instance") or "") if list(pending) == [canary.get("service")] else ""
+    return {
+        "msg": failed_result.get("msg") or "",
+        "logs": logs or "",
+        "rollback": targets,
+        "versions": versions,
+        "pending": pending,
+        "instance": instance,
+        "claim": {"service": ", ".join(pending),
+                  "from_version": ", ".join(versions.get(name, "?") for name in pending),
+                  "to_version": ", ".join(str((release or {}).get("version", "?")) for release in pending.values())},
+    }
 
 
 def gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):

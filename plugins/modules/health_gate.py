@@ -190,6 +190,16 @@ options:
             type: list
             elements: str
             default: []
+  failed_services:
+    description:
+      - Services this run already judged failed before the gate (a canary's verdict at the
+        balancer, M(alicia.platform.canary)), each with the reason.
+      - The gate fails for them whatever their endpoints answer (which are not probed - their
+        own name, and their instances' from O(history.records)), and O(history) records them
+        as failed with that reason (their new release marked bad, RV(rollback) filled), as
+        for an unhealthy service.
+    type: dict
+    default: {}
   validate_certs:
     description:
       - Verify TLS certificates of C(https://) endpoints.
@@ -259,12 +269,18 @@ rollback:
   returned: always
   type: dict
   sample: {tts_service: {version: 1.4.0, digest: 0b1c2d3e4f506172, release: /opt/alicia/tts_service/releases/1.4.0}}
+failed_services:
+  description: The services of O(failed_services), which failed the gate whatever their endpoints answered.
+  returned: always
+  type: list
+  elements: str
+  sample: [tts_service]
 history_changed:
   description: Whether the deployment history was written.
   returned: always
   type: bool
 unhealthy:
-  description: Names of the endpoints that were not healthy at the end.
+  description: Names of the endpoints that were not healthy at the end, and the services of O(failed_services).
   returned: always
   type: list
   elements: str
@@ -408,9 +424,9 @@ HISTORY_OPTIONS = dict(
 )
 
 
-def _unhealthy_services(summary, records):
-    """The services of ``records`` with an unhealthy endpoint, and the first error of each."""
-    reasons = {}
+def _unhealthy_services(summary, records, failed=None):
+    """The services of ``records`` with an unhealthy endpoint or judged ``failed``, and the first error of each."""
+    reasons = dict(failed or {})
     for result in summary["results"]:
         if result["healthy"]:
             continue
@@ -420,9 +436,21 @@ def _unhealthy_services(summary, records):
     return reasons
 
 
-def record(history, summary, host, started):
+def _not_judged(endpoints, failed, records=None):
+    """The endpoints still to probe: not those of a service already judged
+    ``failed`` (its own name, its instances' from the history ``records``)."""
+    if not failed:
+        return endpoints
+    names = set(failed)
+    for record_ in records or []:
+        if record_["service"] in failed:
+            names.update(record_.get("instances") or [])
+    return [endpoint for endpoint in endpoints if endpoint.get("service") not in names]
+
+
+def record(history, summary, host, started, failed=None):
     """Write the gate's outcome in the history; returns (changed, rollback targets)."""
-    reasons = _unhealthy_services(summary, history["records"])
+    reasons = _unhealthy_services(summary, history["records"], failed)
     ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def change(doc):
@@ -445,6 +473,7 @@ def run_module():
             healthy_reads=dict(type="int", default=1),
             healthy_interval=dict(type="float", default=0.25),
             history=dict(type="dict", options=HISTORY_OPTIONS),
+            failed_services=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -462,9 +491,10 @@ def run_module():
             return 127, "", "%s: not found" % argv[0]
         return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
 
+    failed = dict((str(name), str(reason)) for name, reason in (params["failed_services"] or {}).items())
     try:
         summary = gate(
-            params["endpoints"],
+            _not_judged(params["endpoints"], failed, (params["history"] or {}).get("records")),
             timeout=params["timeout"],
             interval=params["interval"],
             single_round=module.check_mode,
@@ -478,12 +508,21 @@ def run_module():
         )
     except EndpointError as exc:
         module.fail_json(msg="health_gate: %s" % exc)
+    if failed:
+        summary["healthy"] = False
+        summary["unhealthy"] = summary["unhealthy"] + [name for name in sorted(failed)
+                                                       if name not in summary["unhealthy"]]
+        probed_bad = [r for r in summary["results"] if not r["healthy"]]
+        summary["msg"] = "\n".join(["%s: %s" % (name, reason) for name, reason in sorted(failed.items())]
+                                   + ([summary["msg"]] if probed_bad else []))
+    summary["failed_services"] = sorted(failed)
     summary["changed"] = False
     summary["rollback"] = {}
     summary["history_changed"] = False
     if params["history"] and not module.check_mode:
         try:
-            changed, targets = record(params["history"], summary, params["history"]["host"] or _hostname(), started)
+            changed, targets = record(params["history"], summary, params["history"]["host"] or _hostname(), started,
+                                      failed)
         except (HistoryError, OSError, IOError) as exc:
             summary["msg"] = "health_gate: deployment history %s: %s" % (params["history"]["path"], exc)
             module.fail_json(**summary)

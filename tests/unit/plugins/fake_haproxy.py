@@ -15,6 +15,10 @@ haproxy 2.6.12 as checked on a host:
   and clears FMAINT, maint sets FMAINT and clears FDRAIN; CMAINT stays);
 * ``set weight <b>/<s> <n>``: an empty line, or ``Absolute weight can only
   be between 0 and 256 inclusive.``;
+* ``show stat``: the CSV of the counters the canary reads (``# pxname,svname,...``),
+  one row per server (status UP or DOWN from its operational state); each
+  call first adds ``traffic[(backend, server)]`` (``{"2xx": n, "5xx": n}``)
+  to that server's counters, as if requests had been served since;
 * anything else: ``Unknown command``.
 
 Fault knobs: ``refuse`` (command prefix -> the answer HAProxy gives
@@ -47,6 +51,8 @@ class FakeHAProxy(object):
         self.refuse = {}
         self.sticky_weight = False
         self.silent = False
+        self.traffic = {}
+        self.counts = {}
         self.directory = tempfile.mkdtemp(prefix="fake-haproxy-", dir="/tmp")
         self.path = os.path.join(self.directory, "admin.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -87,11 +93,25 @@ class FakeHAProxy(object):
                 srv["uweight"], srv["iweight"], srv["port"]))
         return "\n".join(lines) + "\n\n"
 
+    def stat(self):
+        lines = ["# pxname,svname,scur,stot,econ,eresp,status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,"]
+        for srv in self.servers:
+            key = (srv["backend"], srv["name"])
+            counts = self.counts.setdefault(key, {"2xx": 0, "5xx": 0})
+            for kind, more in (self.traffic.get(key) or {}).items():
+                counts[kind] += more
+            lines.append("%s,%s,0,%d,0,0,%s,0,%d,0,0,%d,0," % (
+                key[0], key[1], counts["2xx"] + counts["5xx"], "UP" if srv["op"] == 2 else "DOWN",
+                counts["2xx"], counts["5xx"]))
+        return "\n".join(lines) + "\n\n"
+
     def answer(self, line):
         for prefix, reply in self.refuse.items():
             if line.startswith(prefix):
                 return reply
         words = line.split()
+        if words == ["show", "stat"]:
+            return self.stat()
         if words[:3] == ["show", "servers", "state"]:
             return self.show(words[3] if len(words) > 3 else None)
         if words[:2] == ["set", "server"] and len(words) == 5 and words[3] == "state":

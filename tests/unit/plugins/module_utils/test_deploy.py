@@ -11,7 +11,7 @@ from ansible_collections.alicia.platform.plugins.module_utils import _history as
 
 CATALOGUE = {
     "mqtt_broker": {"kind": "broker", "phase": "core"},
-    "tts_service": {"phase": "voice"},
+    "tts_service": {"phase": "voice", "instances": 2},
     "stt_service": {"phase": "voice", "group": "alicia_speech"},
     "device_control": {"phase": "devices"},
 }
@@ -46,10 +46,26 @@ def test_a_phase_selects_its_services_and_rolling_defaults_to_one_host_a_batch()
     ({"services": "tts_service", "max_fail_percentage": "x"}, "max_fail_percentage must be"),
     ({"services": "tts_service", "max_fail_percentage": 101}, "max_fail_percentage must be 0-100"),
     ({"services": {"a": 1}}, "services must be"),
+    ({"services": "stt_service", "strategy": "canary"}, "canary needs services behind the balancer: stt_service runs one"),
+    ({"services": "tts_service", "strategy": "canary", "canary": {"window": 0}}, "canary_window must be 1.0-3600.0"),
+    ({"services": "tts_service", "strategy": "canary", "canary": {"min_requests": "many"}},
+     "canary_min_requests must be a whole number"),
+    ({"services": "tts_service", "strategy": "canary", "canary": {"max_error_rate": 2}}, "canary_max_error_rate must be"),
+    ({"services": "tts_service", "strategy": "canary", "canary": {"weight": 0}}, "canary_weight must be 1-256"),
+    ({"services": "tts_service", "canary": {"speed": 1}}, "canary_speed"),
 ])
 def test_a_bad_request_names_the_field(kwargs, message):
     with pytest.raises(deploy.DeployError, match=message.replace("(", r"\(").replace(".", r"\.")):
         deploy.request(CATALOGUE, **kwargs)
+
+
+def test_canary_defaults_to_one_host_a_batch_and_fills_its_settings():
+    req = deploy.request(CATALOGUE, services="tts_service", strategy="canary", version="2.0.0",
+                         canary={"window": "8", "min_requests": "5", "weight": ""})
+    assert (req["strategy"], req["serial"]) == ("canary", "1")
+    assert req["canary"] == {"weight": 10, "window": 8.0, "min_requests": 5, "max_error_rate": 0.01}
+    # The other strategies carry the defaults (unused).
+    assert deploy.request(CATALOGUE, services="stt_service")["canary"]["min_requests"] == 20
 
 
 def rec(name, version):

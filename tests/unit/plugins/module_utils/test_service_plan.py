@@ -364,6 +364,18 @@ def test_the_roll_skips_instances_the_units_call_just_started_and_names_backend_
     assert (only["backend"], only["server"]) == ("tts_service", only["instance"])
     assert only["endpoint"]["url"] == "http://127.0.0.1:9202/health" and only["endpoint"]["unit"] == second
     assert sp.roll(plan, found, {"started": [first, second]}) == []
+    assert only["canary"] is False
+
+
+def test_with_canary_the_first_instance_rolled_of_each_service_is_its_canary(resolve):
+    overrides = {"tts_service": {"instances": 3, "instance_ports": [9201, 9202, 9203]}}
+    _, plan, _ = build(resolve, overrides, ["tts_service"])
+    found = sp.followups(plan, {"changed_keys": ["tts_service"]})
+    assert [r["canary"] for r in sp.roll(plan, found, {}, canary=True)] == [True, False, False]
+    assert [r["canary"] for r in sp.roll(plan, found, {}, canary=False)] == [False, False, False]
+    # The first instance just started (nothing to drain): the next one rolled is the canary.
+    rolled = sp.roll(plan, found, {"started": [found["instances_roll"][0]]}, canary=True)
+    assert [(r["instance"], r["canary"]) for r in rolled] == [("tts_service-2", True), ("tts_service-3", False)]
 
 
 def test_the_failed_gate_marks_the_services_it_named_and_tails_their_logs(resolve, tmp_path):

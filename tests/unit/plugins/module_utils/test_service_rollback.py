@@ -101,3 +101,32 @@ def test_the_files_batch_writes_each_service_s_registry_file_and_teardown_remove
     assert '"version": "2.1.0"' in entry["content"] and '"host": "h1"' in entry["content"]
     removed = [f["path"] for f in the_plan["removed_files"]]
     assert "/var/lib/alicia/registry.d/stt_service.json" in removed
+
+
+def _plan(*entries):
+    return {"entries": [{"name": name, "version": version} for name, version in entries]}
+
+
+def test_gate_failure_names_the_versions_the_rollback_and_the_report_claim():
+    failed = {"msg": "tts_service: HTTP 503", "rollback": {"tts_service": {"version": "1.0.0"}}}
+    found = sp.gate_failure(_plan(("tts_service", "2.0.0"), ("stt_service", "1.1.0")), failed, "log line")
+    assert found["versions"] == {"tts_service": "2.0.0", "stt_service": "1.1.0"}
+    assert found["pending"] == {"tts_service": {"version": "1.0.0"}} and found["instance"] == ""
+    assert found["claim"] == {"service": "tts_service", "from_version": "2.0.0", "to_version": "1.0.0"}
+    assert (found["msg"], found["logs"]) == ("tts_service: HTTP 503", "log line")
+
+
+def test_gate_failure_without_rollback_claims_nothing():
+    failed = {"msg": "x", "rollback": {"tts_service": {"version": "1.0.0"}}}
+    found = sp.gate_failure(_plan(("tts_service", "2.0.0")), failed, rollback=False)
+    assert found["pending"] == {} and found["rollback"] == failed["rollback"] and found["claim"]["service"] == ""
+
+
+def test_gate_failure_of_a_canary_rolls_back_only_the_canary_instance():
+    failed = {"msg": "tts_service: canary FAILED", "rollback": {"tts_service": {"version": "1.0.0"}}}
+    canary = {"service": "tts_service", "instance": "tts_service-1", "msg": "canary FAILED"}
+    assert sp.gate_failure(_plan(("tts_service", "2.0.0")), failed, canary=canary)["instance"] == "tts_service-1"
+    # Another service rolled back with it: every instance goes back.
+    failed["rollback"]["stt_service"] = {"version": "1.0.0"}
+    plan = _plan(("tts_service", "2.0.0"), ("stt_service", "1.1.0"))
+    assert sp.gate_failure(plan, failed, canary=canary)["instance"] == ""

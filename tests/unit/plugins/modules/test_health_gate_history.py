@@ -142,3 +142,30 @@ def test_main_a_corrupt_history_fails_naming_the_file(capsys, tmp_path, http_ser
             "history": {"path": str(path), "records": [record("a", "1", tmp_path)]}}
     code, out = run_main(capsys, args)
     assert code == 1 and str(path) in out["msg"] and "not JSON" in out["msg"]
+
+
+def test_main_a_service_judged_failed_fails_the_gate_and_is_rolled_back_unprobed(capsys, tmp_path, http_server,
+                                                                                 refused_port):
+    path = tmp_path / "deployments.json"
+    first = {"endpoints": [{"service": "tts_service-1", "url": http_server.url("/healthy")}], "timeout": 2,
+             "history": {"path": str(path), "host": "lab1", "id": "d1",
+                         "records": [dict(record("tts_service", "1.0.0", tmp_path), instances=["tts_service-1"])]}}
+    assert run_main(capsys, first)[0] == 0
+    # The canary answered healthy, but its verdict at the balancer was bad.
+    # Its endpoints are not probed (refused would wait for the timeout): the verdict is already in.
+    canary = {"endpoints": [{"service": "tts_service-1", "url": "http://127.0.0.1:%d/health" % refused_port},
+                            {"service": "stt_service", "url": http_server.url("/healthy")}], "timeout": 30,
+              "failed_services": {"tts_service": "canary tts_service/tts_service-1 FAILED: no data"},
+              "history": {"path": str(path), "host": "lab1", "id": "d2", "strategy": "canary",
+                          "records": [dict(record("tts_service", "2.0.0", tmp_path), instances=["tts_service-1"])]}}
+    code, out = run_main(capsys, canary)
+    assert code == 1 and out["healthy"] is False and out["failed_services"] == ["tts_service"]
+    assert [r["service"] for r in out["results"]] == ["stt_service"] and out["unhealthy"] == ["tts_service"]
+    assert out["msg"].startswith("tts_service: canary tts_service/tts_service-1 FAILED: no data")
+    assert out["rollback"]["tts_service"]["version"] == "1.0.0"
+    doc = json.loads(path.read_text())
+    last = doc["deployments"][-1]
+    assert (last["to"], last["result"], last["strategy"]) == ("2.0.0", "failed", "canary")
+    assert "FAILED: no data" in last["reason"]
+    assert doc["services"]["tts_service"]["known_good"]["version"] == "1.0.0"
+    assert len(doc["services"]["tts_service"]["bad"]) == 1

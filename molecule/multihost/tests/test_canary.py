@@ -1,0 +1,232 @@
+"""Canary updates of a multi-instance service (issue 16): tts_service runs as
+two instances behind the balancer on app1 (vars/catalogue_overrides.yml);
+deploy.yml -e strategy=canary puts the first instance (tts-primary) on the
+new release back in rotation at a small weight and watches it beside
+tts-secondary (the previous release) before the rest follow.
+- a canary that turns bad during its window (the release exits 8 s after
+  it starts, once its gate has passed) under load: only the canary is
+  touched (tts-secondary keeps its process) and it is rolled back; the run
+  fails naming the canary's verdict and both versions; the history marks the
+  release bad;
+- a canary that receives no traffic is not promoted (too little traffic to
+  judge is a failure), and is rolled back the same way;
+- a good canary under load (a request every 50 ms from app2, to the lab's own
+  host, bounded) is followed by the other instance: no request fails, the
+  new version serves at the end.
+The scenario's release is back at the end."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import yaml
+
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
+from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
+CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
+APP1, APP2 = "alicia-multihost-app1", "alicia-multihost-app2"
+NAME = "tts_service"
+PUBLISHED = 8003
+INSTANCES = {"tts-primary": 9000, "tts-secondary": 9001}
+GOOD = CATALOGUE[NAME]["version"]
+HISTORY = "/var/lib/alicia/deployments.json"
+CANARY = ["-e", "strategy=canary", "-e", "canary_min_requests=5"]
+
+# GET url every `pause` s until the stop file appears (at most `limit` s):
+# failures, versions seen in order, p99 latency.
+LOAD = r'''
+import json, os, sys, time, urllib.request
+url, out, stop, pause, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+ok = failed = 0; errors = []; versions = []; latencies = []
+end = time.monotonic() + limit
+while time.monotonic() < end and not os.path.exists(stop):
+    started = time.monotonic()
+    try:
+        body = json.loads(urllib.request.urlopen(url, timeout=3).read().decode())
+        if body.get("status") != "healthy":
+            raise ValueError("not healthy: %r" % body.get("status"))
+        ok += 1
+        if body.get("version") not in versions:
+            versions.append(body.get("version"))
+    except Exception as exc:
+        failed += 1; errors.append(repr(exc)[:200])
+    latencies.append(time.monotonic() - started)
+    time.sleep(pause)
+latencies.sort()
+p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else None
+json.dump({"ok": ok, "failed": failed, "errors": errors[:10], "versions": versions,
+           "p99_ms": round(p99 * 1000, 1) if p99 else None}, open(out, "w"))
+'''
+
+
+@pytest.fixture(scope="module")
+def app1():
+    return get_host(APP1)
+
+
+@pytest.fixture(scope="module")
+def app2():
+    return get_host(APP2)
+
+
+@pytest.fixture(scope="module")
+def app1_address(app1):
+    return [a for a in app1.interface("eth0").addresses if ":" not in a][0]
+
+
+def deploy(*args):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
+           os.path.join(PROJECT, "playbooks", "deploy.yml"), "-e", "services=%s" % NAME] + list(args)
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+                          timeout=900, check=False)
+    return proc.returncode, proc.stdout
+
+
+def versions(app1):
+    found = {}
+    for instance, port in INSTANCES.items():
+        result = app1.run("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], "
+                          "timeout=3).read().decode())' http://127.0.0.1:%s/health", str(port))
+        found[instance] = json.loads(result.stdout).get("version") if result.rc == 0 else None
+    return found
+
+
+def task_status(out, task):
+    """What the run printed for app1 under the task whose name ends with ``task``: ok, changed, skipping..."""
+    lines = out.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("TASK [") and line.split("]")[0].endswith(task):
+            for after in lines[index + 1:]:
+                if after.startswith("TASK [") or after.startswith("PLAY "):
+                    break
+                if after.endswith(": [%s]" % APP1) or (": [%s]" % APP1) in after:
+                    return after.split(":")[0]
+    return None
+
+
+def main_pid(app1, instance):
+    return int(app1.check_output("systemctl show -p MainPID --value alicia-%s.service", instance))
+
+
+def weights(app1):
+    """server -> (admin state, weight) of the tts_service backend, from the runtime API."""
+    out = app1.check_output("echo 'show servers state %s' | socat -t 5 - unix-connect:/run/haproxy/admin.sock", NAME)
+    rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
+    return dict((row[3], (int(row[6]), int(row[7]))) for row in rows)
+
+
+class Load(object):
+    def __init__(self, app2, address):
+        self.app2, self.url = app2, "http://%s:%d/health" % (address, PUBLISHED)
+
+    def __enter__(self):
+        self.app2.run("cat > /tmp/alicia-canary-load.py <<'PY'\n%s\nPY" % LOAD)
+        self.app2.run("rm -f /tmp/alicia-canary.json /tmp/alicia-canary.stop")
+        self.app2.run("nohup /usr/bin/python3 /tmp/alicia-canary-load.py %s /tmp/alicia-canary.json "
+                      "/tmp/alicia-canary.stop 0.05 240 >/dev/null 2>&1 &" % self.url)
+        return self
+
+    def result(self):
+        self.app2.run("touch /tmp/alicia-canary.stop")
+        assert wait_until(lambda: self.app2.file("/tmp/alicia-canary.json").exists, 15)
+        return json.loads(self.app2.file("/tmp/alicia-canary.json").content_string)
+
+    def __exit__(self, *exc):
+        self.app2.run("touch /tmp/alicia-canary.stop")
+
+
+def records(app1):
+    doc = json.loads(app1.file(HISTORY).content_string)
+    return [d for d in doc["deployments"] if d["service"] == NAME]
+
+
+@pytest.fixture
+def release_file():
+    """An -e @file with the scenario's catalogue overrides and tts_service's env changed."""
+    made = []
+
+    def make(env):
+        with open(OVERRIDES_FILE) as handle:
+            scenario = yaml.safe_load(handle)
+        scenario[NAME] = dict(scenario[NAME], env=env)
+        extra = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
+        yaml.safe_dump({"catalogue_overrides": scenario}, extra)
+        extra.close()
+        made.append(extra.name)
+        return "@" + extra.name
+
+    yield make
+    for path in made:
+        os.unlink(path)
+
+
+def assert_only_the_canary_rolled_back(app1, out, rc, secondary, version):
+    assert rc != 0, out[-4000:]
+    assert "canary %s/tts-primary FAILED" % NAME in out, out[-4000:]
+    assert "%s %s -> %s" % (NAME, version, GOOD) in out and "Rolled back to the last known-good release" in out, \
+        out[-4000:]
+    # tts-secondary was never touched: the same process, the previous release throughout.
+    assert main_pid(app1, "tts-secondary") == secondary
+    assert wait_until(lambda: set(versions(app1).values()) == {GOOD}, 30), versions(app1)
+    # Both back in rotation at their configured weight (the canary's 10 not left behind).
+    assert wait_until(lambda: weights(app1) == {"tts-primary": (0, 100), "tts-secondary": (0, 100)}, 10), weights(app1)
+    mine = records(app1)[-2:]
+    assert [(d["from"], d["to"], d["result"], d["strategy"]) for d in mine] == [
+        (GOOD, version, "failed", "canary"), (version, GOOD, "rolled_back", "rollback")], mine
+    doc = json.loads(app1.file(HISTORY).content_string)
+    assert doc["services"][NAME]["known_good"]["version"] == GOOD
+
+
+def test_a_canary_that_turns_bad_in_its_window_is_the_only_instance_touched_and_rolled_back(
+        app1, app2, app1_address, release_file):
+    assert set(versions(app1).values()) == {GOOD}
+    secondary = main_pid(app1, "tts-secondary")
+    bad = "1.3.0-canary-exits"
+    with Load(app2, app1_address) as load:
+        rc, out = deploy("-e", "version=%s" % bad, "-e", release_file({"ALICIA_FAULT_EXIT_AFTER": "8"}),
+                         "-e", "canary_window=40", *CANARY)
+        seen = load.result()
+    print("canary of %s turning bad in its window, under load: %s" % (NAME, seen))
+    assert_only_the_canary_rolled_back(app1, out, rc, secondary, bad)
+    assert "its health check failed during the window" in out, out[-4000:]
+    # The clients only ever saw healthy answers: the good release, or the canary while it lived.
+    assert seen["ok"] > 20 and set(seen["versions"]) <= {GOOD, bad}, seen
+
+
+def test_a_canary_that_receives_no_traffic_is_not_promoted(app1):
+    secondary = main_pid(app1, "tts-secondary")
+    quiet = "1.3.1-canary-quiet"
+    rc, out = deploy("-e", "version=%s" % quiet, "-e", "canary_window=3", *CANARY)
+    assert_only_the_canary_rolled_back(app1, out, rc, secondary, quiet)
+    assert "fewer than min_requests 5: too little traffic to judge is not a pass" in out, out[-4000:]
+
+
+def test_a_good_canary_under_load_is_followed_by_the_rest_and_drops_no_request(app1, app2, app1_address):
+    new = "1.4.0-canary-good"
+    try:
+        with Load(app2, app1_address) as load:
+            rc, out = deploy("-e", "version=%s" % new, "-e", "canary_window=5", *CANARY)
+            seen = load.result()
+        print("good canary of %s under load, then the rest: %s" % (NAME, seen))
+        assert rc == 0, out[-4000:]
+        # Watched (a canary that failed would have failed the run), then the other instance rolled, no canary.
+        assert task_status(out, "roll | canary watched at the balancer, tts-primary") == "changed"
+        assert task_status(out, "roll | canary watched at the balancer, tts-secondary") == "skipping"
+        assert task_status(out, "roll | back in rotation, tts-secondary") == "changed"
+        assert seen["failed"] == 0 and seen["ok"] > 20, seen
+        assert seen["versions"][-1] == new and GOOD in seen["versions"], seen
+        assert set(versions(app1).values()) == {new}
+        assert weights(app1) == {"tts-primary": (0, 100), "tts-secondary": (0, 100)}
+        last = records(app1)[-1]
+        assert (last["from"], last["to"], last["result"], last["strategy"]) == (GOOD, new, "ok", "canary"), last
+    finally:
+        # The scenario's release again.
+        rc, out = deploy()
+        assert rc == 0, out[-4000:]
+    assert set(versions(app1).values()) == {GOOD}
