@@ -1,21 +1,310 @@
-"""Part zero_downtime: failed requests and p99 latency during rolling and blue_green updates.
+"""Part zero_downtime: playbooks/deploy.yml under load, a good release and bad ones, on the one-host lab.
 
-Not available: the update strategies (rolling, blue_green, with rollback)
-are not in the collection yet (README: Updates and rollback). The part
-records the figures as "not available" with their targets, so that the
-table shows what is missing instead of a number nobody measured.
+On the deployed one-host lab (the shipped catalogue with the lab inventory:
+tts_service runs two instances, tts-primary on 9000 and tts-secondary on
+9001, behind the host's HAProxy on the published port 8003), each
+repetition runs deploy.yml three times while a probe runs ON the lab host
+(parts/zero_downtime_probe.py, standard library only, every URL the host's
+own loopback, bounded: PAUSE s between requests, at most LIMIT s and
+MAX_SAMPLES samples per stream). The probe sends one GET /health at a time
+through the balancer (the load), polls each watched port's /health, reads
+HAProxy's server states from its runtime API and watches the deployment
+history (/var/lib/alicia/deployments.json), all stamped with the host's
+clock; parts/zero_downtime_figures.py turns the samples into figures:
+
+1. rolling update: the multi-instance service to a new version
+   (strategy=rolling), under load: failed requests (not HTTP 200 with
+   status "healthy"), p99 latency (nearest rank, ms), and the roll at the
+   balancer: from the first instance leaving rotation (drained) to the last
+   one back in rotation (HAProxy admin state, sampled every 0.1 s);
+2. bad release of the multi-instance service (a new version whose instances
+   exit at start: ALICIA_FAULT_FAIL_AT_START=1 through catalogue_overrides
+   in an -e @file, as the Molecule tests do), under load: failed requests,
+   p99, and "failed gate to the old version serving": from the history
+   write that records the release's failed gate (the file's modification
+   time) to the failed instance back in rotation at HAProxy (it is put back
+   only once its gate passed on the previous version); when its own port
+   first answered the previous version is in the note;
+3. bad release of a single-instance service (metrics_collector,
+   strategy=direct, no balancer, polled on its port every PAUSE s): from the
+   failed gate (as above) to the first healthy answer of the previous
+   version after which every answer is healthy (it is not restarted again),
+   and the seconds without a healthy answer: the sum of the stretches
+   without one, each from the last healthy answer before it to the first
+   after it.
+
+The versions are new names each repetition (a bad release is remembered as
+bad). The lab is left on the versions of the last repetition, so no later
+part reuses it as deployed. blue_green is not built (deploy.yml refuses
+it): its figures are "not available". --quick skips the lab runs (a converge
+and three deploy.yml runs per repetition take minutes): make bench-quick
+stays fast; run.py --parts zero_downtime measures them.
 """
 
+import json
+import os
+import subprocess
+import time
+
+import yaml
+
+from . import catalogue_data, lab
+from . import zero_downtime_figures as figures
+
 NAME = "zero_downtime"
-NEEDS = "the update strategies feature (not built yet)"
-WHAT = "failed requests / p99 during rolling and blue_green; rollback time (not available yet)"
-WHY = "not available: update strategies (rolling, blue_green) are not in the collection yet"
+NEEDS = "the deployed one-host lab (converge); skipped by --quick"
+WHAT = "deploy.yml under load: rolling update and bad releases (failed requests, p99, failed gate to old version)"
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zero_downtime_probe.py")
+WORK = "/tmp/alicia-zero-downtime"
+HISTORY = "/var/lib/alicia/deployments.json"
+SOCKET = "/run/haproxy/admin.sock"
+SINGLE = "metrics_collector"
+FAULT = {"ALICIA_FAULT_FAIL_AT_START": "1"}
+PAUSE = 0.05       # s between two requests of one stream
+LIMIT = 900        # s, at most, per deployment
+MAX_SAMPLES = 20000
+SETTLE = 1.0       # s of samples before and after each deployment
+QUICK = ("not run by --quick (a lab converge and three deploy.yml runs per repetition, minutes): "
+         "run.py --parts zero_downtime")
+BLUE_GREEN = "not available: deploy.yml has no blue_green strategy (refused until it is built, issue 16)"
+
+# (figure, unit, target)
+FIGURES = [
+    ("rolling update: failed requests under load", "", ("==", 0)),
+    ("rolling update: p99 latency under load", "ms", None),
+    ("rolling update: one service over its instances, first drained to last back in rotation", "s", None),
+    ("rolling, bad release: failed requests under load", "", ("==", 0)),
+    ("rolling, bad release: p99 latency under load", "ms", None),
+    ("rolling: failed gate to the old version serving", "s", ("<", 10.0)),
+    ("direct: failed gate to the old version serving", "s", ("<", 10.0)),
+    ("direct, bad release: seconds without a healthy answer", "s", None),
+]
+
+
+def sh(host, script, check=True, stdin=None):
+    proc = subprocess.run(["docker", "exec", "-i", host, "bash", "-c", script], capture_output=True, text=True,
+                          input=stdin)
+    if check and proc.returncode != 0:
+        raise RuntimeError("on %s: %s failed (%d): %s" % (host, script[:80], proc.returncode,
+                                                          (proc.stderr or proc.stdout)[-1500:]))
+    return proc.stdout
+
+
+def inventory_overrides():
+    with open(os.path.join(lab.ROOT, lab.INVENTORY, "group_vars", "all", "main.yml")) as handle:
+        return dict((yaml.safe_load(handle) or {}).get("catalogue_overrides") or {})
+
+
+def services(overrides):
+    """(the multi-instance service's resolved entry, the single-instance service's) of the lab's catalogue."""
+    resolved = catalogue_data.resolved(overrides)
+    multi = [entry for entry in resolved.values() if entry["kind"] == "service" and entry["instances"] > 1]
+    if not multi:
+        raise RuntimeError("the lab's catalogue has no multi-instance service")
+    if resolved.get(SINGLE, {}).get("instances") != 1:
+        raise RuntimeError("the lab's catalogue has no single-instance %s" % SINGLE)
+    return multi[0], resolved[SINGLE]
+
+
+def bad_overrides(overrides, name):
+    """An extra-vars file: the inventory's catalogue_overrides (extra vars replace it whole) with `name`'s
+    instances exiting at start."""
+    merged = dict(overrides)
+    merged[name] = dict(merged.get(name) or {}, env=dict(FAULT))
+    os.makedirs(lab.OUT, exist_ok=True)
+    path = os.path.join(lab.OUT, "zero-downtime-bad-%s.yml" % name)
+    with open(path, "w") as handle:
+        yaml.safe_dump({"catalogue_overrides": merged}, handle)
+    return path
+
+
+def deployment(host, label, probe, extra, extra_files=(), expect_failure=False):
+    """deploy.yml with the probe running on the host -> (its samples, the run's wall time, its log); the samples
+    are kept in .cache/bench/<label>.samples.json."""
+    config = dict(probe, out=WORK + "/out.json", stop=WORK + "/stop", ready=WORK + "/ready", limit=LIMIT,
+                  pause=PAUSE, max_samples=MAX_SAMPLES)
+    sh(host, "rm -f %s/out.json %s/stop %s/ready && cat > %s/config.json" % (WORK, WORK, WORK, WORK),
+       stdin=json.dumps(config))
+    subprocess.run(["docker", "exec", "-d", host, "python3", WORK + "/probe.py", WORK + "/config.json"], check=True)
+    try:
+        deadline = time.monotonic() + 15
+        while sh(host, "test -e %s/ready && echo yes || true" % WORK).strip() != "yes":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the probe did not start on %s" % host)
+            time.sleep(0.2)
+        time.sleep(SETTLE)
+        started = time.monotonic()
+        try:
+            lab.run_playbook(label, playbook="playbooks/deploy.yml", extra=extra, extra_files=extra_files)
+            failed = None
+        except lab.LabError as exc:
+            failed = exc
+        wall = time.monotonic() - started
+        if failed is not None and not expect_failure:
+            raise failed
+        if failed is None and expect_failure:
+            raise RuntimeError("deploy.yml of a release that exits at start succeeded (%s)" % label)
+        time.sleep(SETTLE)
+    finally:
+        sh(host, "touch %s/stop" % WORK)
+    deadline = time.monotonic() + 20
+    while sh(host, "test -e %s/out.json && echo yes || true" % WORK).strip() != "yes":
+        if time.monotonic() > deadline:
+            raise RuntimeError("the probe wrote no samples on %s" % host)
+        time.sleep(0.2)
+    text = sh(host, "cat %s/out.json" % WORK)
+    with open(os.path.join(lab.OUT, "%s.samples.json" % label), "w") as handle:
+        handle.write(text)
+    return json.loads(text), wall, os.path.relpath(os.path.join(lab.OUT, "%s.log" % label), lab.ROOT)
+
+
+def instance_urls(entry):
+    return dict((name, "http://127.0.0.1:%d/health" % port)
+                for name, port in zip(entry["instance_names"], entry["instance_ports"]))
+
+
+def rolling_update(host, multi, version):
+    samples, wall, log = deployment(host, "zero-downtime-rolling", {
+        "load": "http://127.0.0.1:%d/health" % multi["port"], "watch": instance_urls(multi),
+        "haproxy": {"socket": SOCKET, "backend": multi["name"]}, "history": HISTORY},
+        {"services": multi["name"], "version": version, "strategy": "rolling"})
+    load = figures.load_summary(samples["load"])
+    window = figures.roll_window(samples["haproxy"])
+    return {"failed": load["failed"], "p99": load["p99_ms"], "requests": load["requests"],
+            "roll": None if window is None else window[1] - window[0], "wall": wall,
+            "served_new": bool(load["versions"]) and load["versions"][-1] == version,
+            "history": figures.history_results(samples["history"], multi["name"]), "errors": load["errors"], "log": log}
+
+
+def bad_multi(host, multi, version, overrides_file):
+    samples, wall, log = deployment(host, "zero-downtime-rolling-bad", {
+        "load": "http://127.0.0.1:%d/health" % multi["port"], "watch": instance_urls(multi),
+        "haproxy": {"socket": SOCKET, "backend": multi["name"]}, "history": HISTORY},
+        {"services": multi["name"], "version": version, "strategy": "rolling"}, extra_files=[overrides_file],
+        expect_failure=True)
+    load = figures.load_summary(samples["load"])
+    failed_at = figures.gate_failure(samples["history"], multi["name"], version)
+    instance = figures.first_unhealthy(samples["watch"]) or multi["instance_names"][0]
+    watched = samples["watch"][instance]
+    old = figures.serving_version(watched)
+    answered = rotation = for_good = None
+    if failed_at is not None:
+        answered = figures.first_serving(watched, failed_at, old)
+        for_good = figures.serving_for_good(watched, failed_at, old)
+        rotation = figures.back_in_rotation(samples["haproxy"], instance, failed_at)
+    return {"failed": load["failed"], "p99": load["p99_ms"], "requests": load["requests"], "instance": instance,
+            "old": old, "to_rotation": figures.since(failed_at, rotation),
+            "to_answer": figures.since(failed_at, answered), "to_for_good": figures.since(failed_at, for_good),
+            "versions": load["versions"], "history": figures.history_results(samples["history"], multi["name"]),
+            "errors": load["errors"], "wall": wall, "log": log}
+
+
+def bad_direct(host, single, version, overrides_file):
+    samples, wall, log = deployment(host, "zero-downtime-direct-bad", {
+        "watch": {single["name"]: "http://127.0.0.1:%d/health" % single["port"]}, "history": HISTORY},
+        {"services": single["name"], "version": version, "strategy": "direct"}, extra_files=[overrides_file],
+        expect_failure=True)
+    watched = samples["watch"][single["name"]]
+    failed_at = figures.gate_failure(samples["history"], single["name"], version)
+    old = figures.serving_version(watched)
+    answered = for_good = None
+    if failed_at is not None:
+        answered = figures.first_serving(watched, failed_at, old)
+        for_good = figures.serving_for_good(watched, failed_at, old)
+    stretches = figures.outages(watched)
+    return {"to_for_good": figures.since(failed_at, for_good), "to_answer": figures.since(failed_at, answered),
+            "gap": figures.total_outage(watched), "longest": figures.longest_gap(watched), "old": old,
+            "outages": len(stretches), "polls": len(watched),
+            "history": figures.history_results(samples["history"], single["name"]), "wall": wall, "log": log}
+
+
+def _rounded(values):
+    return [None if value is None else round(value, 2) for value in values]
+
+
+def _values(rows, key):
+    return [row[key] for row in rows]
+
+
+def record(results, multi, single, rolled, bad, direct):
+    n = len(multi["instance_names"])
+    where = "%s (%d instances: %s) behind HAProxy on :%d" % (multi["name"], n, ", ".join(multi["instance_names"]),
+                                                           multi["port"])
+    load = "one GET /health at a time through the balancer, %.2f s apart, on the lab host's loopback" % PAUSE
+    failed_gate = ("from the history write recording the release's failed gate (deployments.json mtime, read "
+                   "every 0.05 s)")
+    notes = [
+        "%s; %s; requests per run %s; failed per run %s (total %d); new version served at the end %s; errors %s"
+        % (where, load, _values(rolled, "requests"), _values(rolled, "failed"), sum(_values(rolled, "failed")),
+           _values(rolled, "served_new"), [e for row in rolled for e in row["errors"]][:3]),
+        "nearest rank over every request of the run, %s" % load,
+        "HAProxy admin state read every 0.1 s: the first instance drained to the last one back in rotation "
+        "(ready); deploy.yml wall times %s s" % _rounded(_values(rolled, "wall")),
+        "%s, a new version with ALICIA_FAULT_FAIL_AT_START=1 (exits at start); requests per run %s; failed per run "
+        "%s (total %d); versions answering %s; history %s; deploy.yml wall %s s"
+        % (where, _values(bad, "requests"), _values(bad, "failed"), sum(_values(bad, "failed")),
+           _values(bad, "versions"), [row["history"] for row in bad][:1], _rounded(_values(bad, "wall"))),
+        "nearest rank over every request of the bad-release run",
+        "%s to the failed instance (%s) back in rotation at HAProxy (admin state ready, read every 0.1 s; it is "
+        "put back only after its gate passed on the previous version, and the load saw only that version); its "
+        "own port first answered the previous version %s s after the failed gate, for good (not restarted again) "
+        "%s s; the other instance served throughout"
+        % (failed_gate, sorted(set(_values(bad, "instance"))), _rounded(_values(bad, "to_answer")),
+           _rounded(_values(bad, "to_for_good"))),
+        "%s (1 instance, no balancer), a new version that exits at start, strategy=direct: %s to the first healthy "
+        "answer of the previous version on :%d after which every answer is healthy (polled every %.2f s); its first "
+        "healthy answer came %s s after the failed gate; history %s"
+        % (single["name"], failed_gate, single["port"], PAUSE, _rounded(_values(direct, "to_answer")),
+           [row["history"] for row in direct][:1]),
+        "%s on :%d polled every %.2f s: the sum of the stretches without a healthy answer, each from the last healthy "
+        "answer before it to the first after it; stretches per run %s, the longest %s s; deploy.yml wall %s s"
+        % (single["name"], single["port"], PAUSE, _values(direct, "outages"), _rounded(_values(direct, "longest")),
+           _rounded(_values(direct, "wall"))),
+    ]
+    values = [_values(rolled, "failed"), _values(rolled, "p99"), _values(rolled, "roll"), _values(bad, "failed"),
+              _values(bad, "p99"), _values(bad, "to_rotation"), _values(direct, "to_for_good"),
+              _values(direct, "gap")]
+    for (name, unit, target), got, note in zip(FIGURES, values, notes):
+        results.add(NAME, name, got, unit=unit, target=target, note=note)
+
+
+def unavailable(results, why):
+    for name, _unit, target in FIGURES:
+        results.unavailable(NAME, name, why, target=target)
+
+
+def blue_green(results):
+    results.unavailable(NAME, "blue_green update: failed requests under load", BLUE_GREEN, target=("==", 0))
+    results.unavailable(NAME, "blue_green update: p99 latency under load", BLUE_GREEN)
+    results.unavailable(NAME, "blue_green: failed gate to the old version serving", BLUE_GREEN, target=("<", 5.0))
 
 
 def run(context):
     results = context.results
-    for strategy in ("rolling", "blue_green"):
-        results.unavailable(NAME, "%s update: failed requests under load" % strategy, WHY, target=("==", 0))
-        results.unavailable(NAME, "%s update: p99 latency under load" % strategy, WHY)
-    results.unavailable(NAME, "blue_green: failed gate to the old version serving", WHY, target=("<", 5.0))
-    results.unavailable(NAME, "rolling: failed gate to the old version serving", WHY, target=("<", 10.0))
+    if context.quick:
+        unavailable(results, QUICK)
+        blue_green(results)
+        print("   zero_downtime: %s" % QUICK)
+        return
+    overrides = inventory_overrides()
+    multi, single = services(overrides)
+    context.ensure_deployed(1)
+    host = lab.running_hosts()[0]
+    # The versions change from here: no later part may take this lab for the shipped catalogue's.
+    context.deployed = NAME
+    sh(host, "mkdir -p %s && cat > %s/probe.py" % (WORK, WORK), stdin=open(PROBE).read())
+    bad_multi_file = bad_overrides(overrides, multi["name"])
+    bad_single_file = bad_overrides(overrides, single["name"])
+    stamp = time.strftime("%H%M%S")
+    rolled, bad, direct = [], [], []
+    for index in range(context.repetitions()):
+        tag = "%s-%d" % (stamp, index + 1)
+        rolled.append(rolling_update(host, multi, "zd-%s" % tag))
+        bad.append(bad_multi(host, multi, "zd-bad-%s" % tag, bad_multi_file))
+        direct.append(bad_direct(host, single, "zd-bad-%s" % tag, bad_single_file))
+        print("   repetition %d: rolling %s; bad release %s; direct %s" % (
+            index + 1, dict((k, rolled[-1][k]) for k in ("failed", "p99", "roll")),
+            dict((k, bad[-1][k]) for k in ("failed", "p99", "to_rotation", "to_answer")),
+            dict((k, direct[-1][k]) for k in ("to_for_good", "gap"))), flush=True)
+    record(results, multi, single, rolled, bad, direct)
+    blue_green(results)

@@ -39,7 +39,16 @@ def test_unknown_part_and_bad_runs_are_refused(capsys):
         bench_run.parse(["--runs", "0"])
 
 
-def test_a_run_writes_the_json_and_the_chart(tmp_path, capsys):
+@pytest.fixture()
+def no_lab(monkeypatch):
+    """zero_downtime without its lab runs (they converge a lab host): its figures recorded "not available"."""
+    def unavailable(context):
+        PARTS["zero_downtime"].unavailable(context.results, "not run in a unit test")
+        PARTS["zero_downtime"].blue_green(context.results)
+    monkeypatch.setattr(PARTS["zero_downtime"], "run", unavailable)
+
+
+def test_a_run_writes_the_json_and_the_chart(tmp_path, capsys, no_lab):
     assert bench_run.main(["--parts", "zero_downtime", "--out", str(tmp_path)]) == 0
     written = sorted(os.listdir(str(tmp_path)))
     assert len(written) == 2 and written[0].endswith(".json") and written[1].endswith(".png")
@@ -66,7 +75,7 @@ def test_a_failing_part_is_reported_and_fails_the_run(tmp_path, monkeypatch, cap
     assert "error in zero_downtime: RuntimeError: no engine here" in capsys.readouterr().out
 
 
-def test_merge_keeps_the_figures_of_the_other_parts(tmp_path, monkeypatch):
+def test_merge_keeps_the_figures_of_the_other_parts(tmp_path, monkeypatch, no_lab):
     def first(context):
         context.results.add("catalogue", "templar", [1.0, 2.0, 3.0], target=("<", 3.0))
     monkeypatch.setattr(PARTS["catalogue"], "run", first)
@@ -80,7 +89,7 @@ def test_merge_keeps_the_figures_of_the_other_parts(tmp_path, monkeypatch):
     assert document["notes"] == ["later"]
 
 
-def test_merged_figures_follow_the_parts_order(tmp_path, monkeypatch):
+def test_merged_figures_follow_the_parts_order(tmp_path, monkeypatch, no_lab):
     def later(context):
         context.results.add("catalogue", "templar", [1.0], target=("<", 3.0))
     monkeypatch.setattr(PARTS["catalogue"], "run", later)
