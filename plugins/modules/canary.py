@@ -25,7 +25,8 @@ description:
     down, or when its error rate (C(hrsp_5xx), C(eresp), C(econ) over the requests) exceeds the
     baseline's by more than O(max_error_rate).
   - A canary that passed gets its configured weight back; one that failed is drained (no new
-    request) for the rollback, its configured weight restored for when the rollback puts it back. The module itself succeeds either way and returns the verdict in
+    request) for the rollback, its configured weight restored for when the rollback puts it
+    back. The module itself succeeds either way and returns the verdict in
     RV(passed); the caller decides (the service role fails its gate, which rolls the canary back).
 author:
   - Alicia platform engineers (@alicia-platform)
