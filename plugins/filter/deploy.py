@@ -46,6 +46,10 @@ def deploy_failures(hostvars, hosts):
     return _wrap("failures", hostvars, native(hosts))
 
 
+def deploy_verdict(failures, rolled_back=None):
+    return _wrap("verdict", native(failures), native(rolled_back))
+
+
 def deploy_stopped(hostvars, hosts, max_fail_percentage=0):
     return _wrap("stopped", hostvars, native(hosts), native(max_fail_percentage))
 
@@ -69,6 +73,7 @@ class FilterModule(object):
             "deploy_backup_instances": deploy_backup_instances,
             "deploy_failures": deploy_failures,
             "deploy_stopped": deploy_stopped,
+            "deploy_verdict": deploy_verdict,
             "deploy_status": deploy_status,
             "deploy_status_table": deploy_status_table,
         }

@@ -210,6 +210,17 @@ def failures(hostvars, hosts, fact="_alicia_deploy_failure"):
     return found
 
 
+def verdict(failures_found, rolled_back=None):
+    """The message that fails deploy.yml: every failed host and why (``failures``'s result, by host),
+    and the services this host rolled back because a batch failed elsewhere. Empty: nothing failed."""
+    if not failures_found:
+        return ""
+    text = "deploy failed: %s." % "; ".join("%s: %s" % (host, failures_found[host]) for host in sorted(failures_found))
+    if rolled_back:
+        text += " Rolled back on this host too (updated by this deployment): %s" % ", ".join(rolled_back)
+    return text
+
+
 def stopped(hostvars, hosts, max_fail_percentage=0, fact="_alicia_deploy_failure"):
     """Whether the rollout stops: the hosts whose deployment failed are more
     than ``max_fail_percentage`` percent of ``hosts`` (0: any failure)."""

@@ -134,3 +134,12 @@ def test_status_rows_and_table():
 def test_backup_instances_of_the_multi_instance_services():
     catalogue = {"tts": {"instance_list": [{"name": "tts-1"}, {"name": "tts-2"}]}, "stt": {}}
     assert deploy.backup_instances(catalogue, ["tts", "stt", "ghost"]) == {"tts": ["tts-1", "tts-2"]}
+
+
+def test_the_verdict_names_every_failed_host_sorted_then_what_this_host_rolled_back():
+    failures = {"app2": "service: tts_service on app2 is not healthy", "app1": "backup does not fit"}
+    assert deploy.verdict(failures) == ("deploy failed: app1: backup does not fit; "
+                                        "app2: service: tts_service on app2 is not healthy.")
+    assert deploy.verdict(failures, ["metrics_collector"]).endswith(
+        ". Rolled back on this host too (updated by this deployment): metrics_collector")
+    assert deploy.verdict({}) == ""
