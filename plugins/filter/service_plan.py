@@ -80,9 +80,9 @@ def service_rollback_catalogue(catalogue, targets=None):
     return _wrap("rollback_catalogue", native(catalogue), native(targets))
 
 
-def service_gate_failure(plan, failed_result, logs="", canary=None, rollback=True):
-    return _wrap("gate_failure", native(plan), native(failed_result), native(logs), canary=native(canary),
-                 rollback=bool(native(rollback)))
+def service_gate_failure(plan, failed_result, logs="", rollback=True, touched=None, units=None):
+    return _wrap("gate_failure", native(plan), native(failed_result), native(logs), rollback=bool(native(rollback)),
+                 touched=native(touched), units=native(units))
 
 
 def service_gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):

@@ -144,6 +144,17 @@ def unit_path(unit):
     return "/etc/systemd/system/" + unit
 
 
+def selected(selection, name):
+    """Whether the instance ``name`` is in the role's ``instance`` setting: "" (every
+    instance), one instance's name, or a list of names (a rollback's: the instances
+    this run restarted)."""
+    if not selection:
+        return True
+    if isinstance(selection, (list, tuple)):
+        return name in selection
+    return name == selection
+
+
 def instances(svc):
     """A multi-instance service's instances ([] for one)."""
     found = svc.get("instance_list")
@@ -328,7 +339,7 @@ def host_endpoints(entries, host, runners=None, instance="", address="127.0.0.1"
             if probe["instance"] == BALANCED:
                 probes.append((svc["name"], probe["port"], {"unit": balancer_unit}))
             elif probe["instance"] in units:
-                if instance in ("", probe["instance"]):
+                if selected(instance, probe["instance"]):
                     probes.append((probe["instance"], probe["port"], {"unit": units[probe["instance"]]}))
             else:
                 probes.append((svc["name"], probe["port"], runners.get(svc["name"], {})))

@@ -436,7 +436,8 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
 
     instance_units = [inst["unit"] for svc in multi for inst in layout.instances(svc)]
     if s["instance"]:
-        selected = [inst["unit"] for svc in multi for inst in layout.instances(svc) if inst["name"] == s["instance"]]
+        selected = [inst["unit"] for svc in multi for inst in layout.instances(svc)
+                    if layout.selected(s["instance"], inst["name"])]
         restart_units = selected
     else:
         restart_units = [svc["unit"] for svc in systemd if svc not in multi] + instance_units
@@ -655,7 +656,7 @@ def followups(the_plan, files_result=None, venvs_result=None):
         if svc["unit"] in found["units_restart"]:
             found["units_restart"].remove(svc["unit"])
             for inst in layout.instances(svc):
-                if the_plan["settings"]["instance"] in ("", inst["name"]):
+                if layout.selected(the_plan["settings"]["instance"], inst["name"]):
                     found["instances_roll"].append(inst["unit"])
     return found
 
@@ -743,7 +744,7 @@ def restart_report(the_plan, units=None, supervisor=None, manual=None, gate=None
         name = svc["name"]
         if layout.instances(svc) and svc["runtime"] == "systemd":
             for inst in layout.instances(svc):
-                if s["instance"] not in ("", inst["name"]):
+                if not layout.selected(s["instance"], inst["name"]):
                     continue
                 unit = restarted.get(inst["unit"]) or {}
                 lines.append("%s/%s on %s: %s, pid %s, %s" % (
@@ -838,37 +839,53 @@ def history_records(the_plan):
     return records
 
 
-def gate_failure(the_plan, failed_result, logs="", canary=None, rollback=True):
+def gate_failure(the_plan, failed_result, logs="", rollback=True, touched=None, units=None):
     """What a failed health gate leaves for tasks/gate.yml's rescue.
 
     ``failed_result``: the failed health_gate result (``msg``, ``rollback``:
     service -> its last known-good release); ``logs``: the last lines of the
-    unhealthy services' logs; ``canary``: the canary that failed in this
-    run's roll (``{service, instance, msg}``, or empty); ``rollback``:
-    whether to roll back (service_rollback). Returns ``{msg, logs, rollback,
-    versions, pending, instance, claim}``: ``versions`` the versions that
-    failed, ``pending`` the rollback to carry out (empty without
-    ``rollback``), ``instance`` the one instance it restarts (the failed
-    canary's, when its service is the only one rolled back: the other
-    instances never left the previous release), ``claim`` the deployment
-    report's record of it (service, from_version, to_version)."""
+    unhealthy services' logs; ``rollback``: whether to roll back
+    (service_rollback); ``touched``: the instances this run's roll restarted
+    (tasks/roll.yml), ``units``: the units call's result (its ``started``).
+    Returns ``{msg, logs, rollback, versions, pending, instances, claim}``:
+    ``versions`` the versions that failed, ``pending`` the rollback to carry
+    out (empty without ``rollback``), ``instances`` the instances of its
+    multi-instance services it restarts: those this run restarted or started
+    (a roll that stopped at its first instance, a canary: the other
+    instances never left the previous release), [] for every instance;
+    ``claim`` the deployment report's record of it (service, from_version,
+    to_version)."""
     failed_result = failed_result or {}
     targets = dict(failed_result.get("rollback") or {})
     versions = dict((svc["name"], str(svc.get("version", ""))) for svc in the_plan["entries"])
     pending = targets if rollback else {}
-    canary = canary or {}
-    instance = (canary.get("instance") or "") if list(pending) == [canary.get("service")] else ""
     return {
         "msg": failed_result.get("msg") or "",
         "logs": logs or "",
         "rollback": targets,
         "versions": versions,
         "pending": pending,
-        "instance": instance,
+        "instances": _rollback_instances(the_plan, pending, touched, units),
         "claim": {"service": ", ".join(pending),
                   "from_version": ", ".join(versions.get(name, "?") for name in pending),
                   "to_version": ", ".join(str((release or {}).get("version", "?")) for release in pending.values())},
     }
+
+
+def _rollback_instances(the_plan, pending, touched=None, units=None):
+    """The instances a rollback of ``pending`` restarts: of its multi-instance services, those
+    this run restarted (``touched``) or started (the units call); [] (every instance) when one of
+    them has none (nothing to tell which ran the failed release)."""
+    changed = set(touched or []) | set(_result(units, "started", []))
+    found = []
+    for svc in the_plan["entries"]:
+        if svc["name"] not in pending or not layout.instances(svc):
+            continue
+        mine = [inst["name"] for inst in layout.instances(svc) if inst["name"] in changed or inst["unit"] in changed]
+        if not mine:
+            return []
+        found.extend(mine)
+    return found
 
 
 def gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""):

@@ -7,8 +7,9 @@ While app2 sends a constant, bounded stream of requests through the balancer
   serves at the end;
 - deploy.yml to a version that exits at start fails its gate on the first
   instance, which stays out of rotation; the run rolls the service back to
-  the previous release and fails naming both versions; no request fails and
-  the bad version never answers;
+  the previous release (only that instance: the other one never left it)
+  and fails naming both versions; no request fails and the bad version never
+  answers;
 and the history records both. Failed requests and p99 latency are printed
 (figures, never asserted beyond the zero). The scenario's release is back at
 the end. Runs last (file order)."""
@@ -137,6 +138,7 @@ def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_add
         assert (last["from"], last["to"], last["result"]) == (GOOD, NEW, "ok"), last
 
         # 2. A release that exits at start: rolled back, the run fails, nothing dropped.
+        secondary = app1.check_output("systemctl show -p MainPID --value alicia-tts-secondary.service")
         with Load(app2, app1_address) as load:
             rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % BAD,
                                "-e", "@%s" % extra.name)
@@ -147,6 +149,8 @@ def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_add
             out[-4000:]
         assert seen["failed"] == 0 and seen["versions"] == [NEW], seen
         assert wait_until(lambda: set(versions(app1).values()) == {NEW}, 30), versions(app1)
+        # The roll stopped at tts-primary: the rollback restarts only it (tts-secondary never left NEW).
+        assert app1.check_output("systemctl show -p MainPID --value alicia-tts-secondary.service") == secondary
         mine = records(app1)[-2:]
         assert [(d["from"], d["to"], d["result"]) for d in mine] == [(NEW, BAD, "failed"), (BAD, NEW, "rolled_back")]
     finally:

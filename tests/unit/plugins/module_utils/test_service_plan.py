@@ -416,3 +416,11 @@ def test_the_failed_gate_s_command_writes_the_markers_then_tails(tmp_path):
     proc = subprocess.run(argv, stdout=subprocess.PIPE, universal_newlines=True, check=False,
                           timeout=10, input="stdin\n")
     assert (gate / "c").exists() and "stdin" not in proc.stdout
+
+
+def test_a_rollback_of_some_instances_rolls_and_gates_only_them(resolve):
+    overrides = {"tts_service": {"instances": 3, "instance_ports": [9201, 9202, 9203]}}
+    _, plan, _ = build(resolve, overrides, ["tts_service"], settings={"instance": ["tts_service-1", "tts_service-3"]})
+    found = sp.followups(plan, {"changed_keys": ["tts_service"]})
+    assert found["instances_roll"] == ["alicia-tts_service-1.service", "alicia-tts_service-3.service"]
+    assert [e["service"] for e in plan["endpoints"]] == ["tts_service-1", "tts_service-3", "tts_service"]

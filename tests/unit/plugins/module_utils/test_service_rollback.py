@@ -104,29 +104,43 @@ def test_the_files_batch_writes_each_service_s_registry_file_and_teardown_remove
 
 
 def _plan(*entries):
-    return {"entries": [{"name": name, "version": version} for name, version in entries]}
+    return {"entries": [{"name": name, "version": version, "instance_list": [
+        {"name": inst, "unit": "alicia-%s.service" % inst} for inst in insts]} for name, version, insts in entries]}
 
 
 def test_gate_failure_names_the_versions_the_rollback_and_the_report_claim():
     failed = {"msg": "tts_service: HTTP 503", "rollback": {"tts_service": {"version": "1.0.0"}}}
-    found = sp.gate_failure(_plan(("tts_service", "2.0.0"), ("stt_service", "1.1.0")), failed, "log line")
+    found = sp.gate_failure(_plan(("tts_service", "2.0.0", []), ("stt_service", "1.1.0", [])), failed, "log line")
     assert found["versions"] == {"tts_service": "2.0.0", "stt_service": "1.1.0"}
-    assert found["pending"] == {"tts_service": {"version": "1.0.0"}} and found["instance"] == ""
+    assert found["pending"] == {"tts_service": {"version": "1.0.0"}} and found["instances"] == []
     assert found["claim"] == {"service": "tts_service", "from_version": "2.0.0", "to_version": "1.0.0"}
     assert (found["msg"], found["logs"]) == ("tts_service: HTTP 503", "log line")
 
 
 def test_gate_failure_without_rollback_claims_nothing():
     failed = {"msg": "x", "rollback": {"tts_service": {"version": "1.0.0"}}}
-    found = sp.gate_failure(_plan(("tts_service", "2.0.0")), failed, rollback=False)
+    found = sp.gate_failure(_plan(("tts_service", "2.0.0", [])), failed, rollback=False)
     assert found["pending"] == {} and found["rollback"] == failed["rollback"] and found["claim"]["service"] == ""
 
 
-def test_gate_failure_of_a_canary_rolls_back_only_the_canary_instance():
-    failed = {"msg": "tts_service: canary FAILED", "rollback": {"tts_service": {"version": "1.0.0"}}}
-    canary = {"service": "tts_service", "instance": "tts_service-1", "msg": "canary FAILED"}
-    assert sp.gate_failure(_plan(("tts_service", "2.0.0")), failed, canary=canary)["instance"] == "tts_service-1"
-    # Another service rolled back with it: every instance goes back.
-    failed["rollback"]["stt_service"] = {"version": "1.0.0"}
-    plan = _plan(("tts_service", "2.0.0"), ("stt_service", "1.1.0"))
-    assert sp.gate_failure(plan, failed, canary=canary)["instance"] == ""
+def test_a_rollback_restarts_only_the_instances_this_run_restarted_or_started():
+    failed = {"msg": "x", "rollback": {"tts_service": {"version": "1.0.0"}}}
+    plan = _plan(("tts_service", "2.0.0", ["tts-1", "tts-2", "tts-3"]))
+    # A roll (or a canary) that stopped at its first instance: the others never left the previous release.
+    assert sp.gate_failure(plan, failed, touched=["tts-1"])["instances"] == ["tts-1"]
+    # An instance the units call started (it was not running) ran the failed release too.
+    units = {"started": ["alicia-tts-3.service"]}
+    assert sp.gate_failure(plan, failed, touched=["tts-1"], units=units)["instances"] == ["tts-1", "tts-3"]
+    # Nothing tells which ran the failed release: every instance.
+    assert sp.gate_failure(plan, failed)["instances"] == []
+    # A multi-instance service that is not rolled back does not count.
+    other = {"msg": "x", "rollback": {"stt_service": {"version": "1.0.0"}}}
+    plan = _plan(("tts_service", "2.0.0", ["tts-1"]), ("stt_service", "1.1.0", ["stt-1", "stt-2"]))
+    assert sp.gate_failure(plan, other, touched=["tts-1", "stt-2"])["instances"] == ["stt-2"]
+
+
+def test_an_instance_selection_is_one_name_a_list_or_every_instance():
+    from ansible_collections.alicia.platform.plugins.module_utils import _service_layout as layout
+    assert layout.selected("", "a") and layout.selected([], "a")
+    assert layout.selected("a", "a") and not layout.selected("b", "a")
+    assert layout.selected(["a", "c"], "c") and not layout.selected(["a", "c"], "b")
