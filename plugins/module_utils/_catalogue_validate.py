@@ -496,6 +496,10 @@ def _relative_path_problem(value):
     return None
 
 
+def _is_dir(path):
+    return isinstance(path, str) and path.startswith("/") and not has_line_break(path) and os.path.isdir(path)
+
+
 def _check_python_app(name, artifact, runtime, errors):
     """A python_app: a source directory on the controller with an entry script or module."""
     if runtime != "systemd":
@@ -514,17 +518,24 @@ def _check_python_app(name, artifact, runtime, errors):
         problem = _relative_path_problem(artifact["entry"])
         if problem:
             errors.append(fmt(name, "artifact.entry", problem))
+        elif _is_dir(src) and not os.path.isfile(os.path.join(src, artifact["entry"])):
+            errors.append(fmt(name, "artifact.entry", "%s has no %s on the controller" % (src, artifact["entry"])))
     elif not isinstance(artifact["module"], str) or not _MODULE_NAME.match(artifact["module"]):
         errors.append(fmt(name, "artifact.module", "must be a dotted Python module name, got %r" % (artifact["module"],)))
     requirements = artifact.get("requirements", "requirements.txt")
     problem = _relative_path_problem(requirements)
     if problem:
         errors.append(fmt(name, "artifact.requirements", problem))
+    elif "requirements" in artifact and _is_dir(src) and not os.path.isfile(os.path.join(src, requirements)):
+        # Named, it must be there (the default requirements.txt is optional: no dependencies).
+        errors.append(fmt(name, "artifact.requirements", "%s has no %s on the controller" % (src, requirements)))
     wheelhouse = artifact.get("wheelhouse")
     if wheelhouse is not None and (not isinstance(wheelhouse, str) or not wheelhouse.startswith("/")
                                    or has_line_break(wheelhouse)):
         errors.append(fmt(name, "artifact.wheelhouse", "must be the absolute path of a directory of wheels on the "
                           "controller, got %r" % (wheelhouse,)))
+    elif wheelhouse is not None and not os.path.isdir(wheelhouse):
+        errors.append(fmt(name, "artifact.wheelhouse", "%s is not a directory on the controller" % wheelhouse))
     if not isinstance(artifact.get("system_site_packages", False), bool):
         errors.append(fmt(name, "artifact.system_site_packages", "must be true or false, got %r"
                           % (artifact["system_site_packages"],)))

@@ -14,14 +14,19 @@ def errors_of(catalogue, service):
 
 @pytest.fixture
 def app(tmp_path):
-    (tmp_path / "main.py").write_text("print('hi')\n")
-    return str(tmp_path)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text("print('hi')\n")
+    (tmp_path / "app" / "req").mkdir()
+    (tmp_path / "app" / "req" / "prod.txt").write_text("fastapi\n")
+    (tmp_path / "wheels").mkdir()
+    return str(tmp_path / "app")
 
 
 def test_a_python_app_with_an_entry_script_or_a_module_passes(resolve, app):
+    # A module may come from the requirements (uvicorn): it is not looked for in src.
     for artifact in ({"type": "python_app", "src": app, "entry": "main.py"},
                      {"type": "python_app", "src": app, "module": "pkg.server", "requirements": "req/prod.txt",
-                      "wheelhouse": "/srv/wheels", "system_site_packages": True}):
+                      "wheelhouse": app + "/../wheels", "system_site_packages": True}):
         assert errors_of(resolve({"stt_service": {"artifact": artifact}}), "stt_service") == []
 
 
@@ -42,6 +47,12 @@ APP = "<the application directory>"
     ({"src": APP, "entry": "main.py", "system_site_packages": "yes"}, "artifact.system_site_packages",
      "true or false"),
     ({"src": APP, "entry": "main.py", "command": "/bin/true"}, "artifact", "unknown key(s) for a python_app: command"),
+    # The artifact is there on the controller: its entry script, named requirements and wheelhouse.
+    ({"src": APP, "entry": "server.py"}, "artifact.entry", "has no server.py on the controller"),
+    ({"src": APP, "entry": "main.py", "requirements": "req/dev.txt"}, "artifact.requirements",
+     "has no req/dev.txt on the controller"),
+    ({"src": APP, "entry": "main.py", "wheelhouse": "/nonexistent/wheels"}, "artifact.wheelhouse",
+     "/nonexistent/wheels is not a directory on the controller"),
 ])
 def test_bad_python_app_fields_fail_naming_the_service_and_field(resolve, app, artifact, field, text):
     artifact = dict(artifact, type="python_app")
