@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, ".cache", "bench")
 BIN = os.path.dirname(sys.executable)
 INVENTORY = "inventories/lab"
-CALLBACKS = "ansible.posix.profile_tasks,alicia.platform.module_count"
+# ansible.cfg's callbacks (preload: what a user's run gets) plus the module count.
+CALLBACKS = "ansible.posix.profile_tasks,alicia.platform.preload,alicia.platform.module_count"
 PHASES = ["core", "management", "voice", "devices", "advanced", "observability"]
 RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
                    r"\s+failed=(?P<failed>\d+)")
