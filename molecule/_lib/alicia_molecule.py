@@ -208,3 +208,57 @@ def recap(output, host=None):
         host = next(iter(found))
     assert host in found, output[-3000:]
     return found[host]
+
+
+# GET url every `pause` s until the stop file appears (at most `limit` s):
+# failures, versions seen in order, p99 latency.
+LOAD = r'''
+import json, os, sys, time, urllib.request
+url, out, stop, pause, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+ok = failed = 0; errors = []; versions = []; latencies = []
+end = time.monotonic() + limit
+while time.monotonic() < end and not os.path.exists(stop):
+    started = time.monotonic()
+    try:
+        body = json.loads(urllib.request.urlopen(url, timeout=3).read().decode())
+        if body.get("status") != "healthy":
+            raise ValueError("not healthy: %r" % body.get("status"))
+        ok += 1
+        if body.get("version") not in versions:
+            versions.append(body.get("version"))
+    except Exception as exc:
+        failed += 1; errors.append(repr(exc)[:200])
+    latencies.append(time.monotonic() - started)
+    time.sleep(pause)
+latencies.sort()
+p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else None
+json.dump({"ok": ok, "failed": failed, "errors": errors[:10], "versions": versions,
+           "p99_ms": round(p99 * 1000, 1) if p99 else None}, open(out, "w"))
+'''
+
+
+class HttpLoad(object):
+    """A GET of ``url`` every ``pause`` s (at most ``limit`` s), run on the testinfra host ``node``
+    (a lab host: traffic stays on the lab network), as a context manager; ``result()`` stops it and
+    returns {ok, failed, errors, versions (in the order seen), p99_ms}. ``name`` keeps two loads'
+    files apart."""
+
+    def __init__(self, node, url, name="load", pause=0.05, limit=240):
+        self.node, self.url, self.pause, self.limit = node, url, pause, limit
+        self.script, self.out, self.stop = ("/tmp/alicia-%s.py" % name, "/tmp/alicia-%s.json" % name,
+                                            "/tmp/alicia-%s.stop" % name)
+
+    def __enter__(self):
+        self.node.run("cat > %s <<'PY'\n%s\nPY" % (self.script, LOAD))
+        self.node.run("rm -f %s %s" % (self.out, self.stop))
+        self.node.run("nohup /usr/bin/python3 %s %s %s %s %s %s >/dev/null 2>&1 &"
+                      % (self.script, self.url, self.out, self.stop, self.pause, self.limit))
+        return self
+
+    def result(self):
+        self.node.run("touch %s" % self.stop)
+        assert wait_until(lambda: self.node.file(self.out).exists, 15)
+        return json.loads(self.node.file(self.out).content_string)
+
+    def __exit__(self, *exc):
+        self.node.run("touch %s" % self.stop)

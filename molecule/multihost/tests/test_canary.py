@@ -16,7 +16,6 @@ tts-secondary (the previous release) before the rest follow.
 The scenario's release is back at the end."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -25,8 +24,8 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, resolved_catalogue, wait_until  # noqa: E402
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+from alicia_molecule import (HttpLoad, get_host, health_by_port, resolved_catalogue, run_playbook,  # noqa: E402
+                             wait_until)
 OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
 CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
 APP1, APP2 = "alicia-multihost-app1", "alicia-multihost-app2"
@@ -36,33 +35,6 @@ INSTANCES = {"tts-primary": 9000, "tts-secondary": 9001}
 GOOD = CATALOGUE[NAME]["version"]
 HISTORY = "/var/lib/alicia/deployments.json"
 CANARY = ["-e", "strategy=canary", "-e", "canary_min_requests=5"]
-
-# GET url every `pause` s until the stop file appears (at most `limit` s):
-# failures, versions seen in order, p99 latency.
-LOAD = r'''
-import json, os, sys, time, urllib.request
-url, out, stop, pause, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-ok = failed = 0; errors = []; versions = []; latencies = []
-end = time.monotonic() + limit
-while time.monotonic() < end and not os.path.exists(stop):
-    started = time.monotonic()
-    try:
-        body = json.loads(urllib.request.urlopen(url, timeout=3).read().decode())
-        if body.get("status") != "healthy":
-            raise ValueError("not healthy: %r" % body.get("status"))
-        ok += 1
-        if body.get("version") not in versions:
-            versions.append(body.get("version"))
-    except Exception as exc:
-        failed += 1; errors.append(repr(exc)[:200])
-    latencies.append(time.monotonic() - started)
-    time.sleep(pause)
-latencies.sort()
-p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else None
-json.dump({"ok": ok, "failed": failed, "errors": errors[:10], "versions": versions,
-           "p99_ms": round(p99 * 1000, 1) if p99 else None}, open(out, "w"))
-'''
-
 
 @pytest.fixture(scope="module")
 def app1():
@@ -80,21 +52,13 @@ def app1_address(app1):
 
 
 def deploy(*args):
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-           os.path.join(PROJECT, "playbooks", "deploy.yml"), "-e", "services=%s" % NAME] + list(args)
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                          timeout=900, check=False)
-    return proc.returncode, proc.stdout
+    return run_playbook(os.path.join(PROJECT, "playbooks", "deploy.yml"), "-e", "services=%s" % NAME, *args)
 
 
 def versions(app1):
-    found = {}
-    for instance, port in INSTANCES.items():
-        result = app1.run("python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], "
-                          "timeout=3).read().decode())' http://127.0.0.1:%s/health", str(port))
-        found[instance] = json.loads(result.stdout).get("version") if result.rc == 0 else None
-    return found
+    """instance -> the version its /health reports, None while it does not answer."""
+    found = health_by_port(app1, INSTANCES.values())
+    return dict((instance, found[str(port)].get("version")) for instance, port in INSTANCES.items())
 
 
 def task_status(out, task):
@@ -121,24 +85,8 @@ def weights(app1):
     return dict((row[3], (int(row[6]), int(row[7]))) for row in rows)
 
 
-class Load(object):
-    def __init__(self, app2, address):
-        self.app2, self.url = app2, "http://%s:%d/health" % (address, PUBLISHED)
-
-    def __enter__(self):
-        self.app2.run("cat > /tmp/alicia-canary-load.py <<'PY'\n%s\nPY" % LOAD)
-        self.app2.run("rm -f /tmp/alicia-canary.json /tmp/alicia-canary.stop")
-        self.app2.run("nohup /usr/bin/python3 /tmp/alicia-canary-load.py %s /tmp/alicia-canary.json "
-                      "/tmp/alicia-canary.stop 0.05 240 >/dev/null 2>&1 &" % self.url)
-        return self
-
-    def result(self):
-        self.app2.run("touch /tmp/alicia-canary.stop")
-        assert wait_until(lambda: self.app2.file("/tmp/alicia-canary.json").exists, 15)
-        return json.loads(self.app2.file("/tmp/alicia-canary.json").content_string)
-
-    def __exit__(self, *exc):
-        self.app2.run("touch /tmp/alicia-canary.stop")
+def load(app2, address):
+    return HttpLoad(app2, "http://%s:%d/health" % (address, PUBLISHED), name="canary")
 
 
 def records(app1):
@@ -188,10 +136,10 @@ def test_a_canary_that_turns_bad_in_its_window_is_the_only_instance_touched_and_
     assert set(versions(app1).values()) == {GOOD}
     secondary = main_pid(app1, "tts-secondary")
     bad = "1.3.0-canary-exits"
-    with Load(app2, app1_address) as load:
+    with load(app2, app1_address) as running:
         rc, out = deploy("-e", "version=%s" % bad, "-e", release_file({"ALICIA_FAULT_EXIT_AFTER": "8"}),
                          "-e", "canary_window=40", *CANARY)
-        seen = load.result()
+        seen = running.result()
     print("canary of %s turning bad in its window, under load: %s" % (NAME, seen))
     assert_only_the_canary_rolled_back(app1, out, rc, secondary, bad)
     assert "its health check failed during the window" in out, out[-4000:]
@@ -210,9 +158,9 @@ def test_a_canary_that_receives_no_traffic_is_not_promoted(app1):
 def test_a_good_canary_under_load_is_followed_by_the_rest_and_drops_no_request(app1, app2, app1_address):
     new = "1.4.0-canary-good"
     try:
-        with Load(app2, app1_address) as load:
+        with load(app2, app1_address) as running:
             rc, out = deploy("-e", "version=%s" % new, "-e", "canary_window=5", *CANARY)
-            seen = load.result()
+            seen = running.result()
         print("good canary of %s under load, then the rest: %s" % (NAME, seen))
         assert rc == 0, out[-4000:]
         # Watched (a canary that failed would have failed the run), then the other instance rolled, no canary.

@@ -23,7 +23,8 @@ import yaml
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
-from alicia_molecule import get_host, health_by_port, resolved_catalogue, run_playbook, wait_until  # noqa: E402
+from alicia_molecule import (HttpLoad, get_host, health_by_port, resolved_catalogue, run_playbook,  # noqa: E402
+                             wait_until)
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
 CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
@@ -35,33 +36,6 @@ GOOD = CATALOGUE[NAME]["version"]
 NEW = "1.1.0-rolled"
 BAD = "1.2.0-bad"
 HISTORY = "/var/lib/alicia/deployments.json"
-
-# GET url every `pause` s until the stop file appears (at most `limit` s):
-# failures, versions seen in order, p99 latency.
-LOAD = r'''
-import json, os, sys, time, urllib.request
-url, out, stop, pause, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-ok = failed = 0; errors = []; versions = []; latencies = []
-end = time.monotonic() + limit
-while time.monotonic() < end and not os.path.exists(stop):
-    started = time.monotonic()
-    try:
-        body = json.loads(urllib.request.urlopen(url, timeout=3).read().decode())
-        if body.get("status") != "healthy":
-            raise ValueError("not healthy: %r" % body.get("status"))
-        ok += 1
-        if body.get("version") not in versions:
-            versions.append(body.get("version"))
-    except Exception as exc:
-        failed += 1; errors.append(repr(exc)[:200])
-    latencies.append(time.monotonic() - started)
-    time.sleep(pause)
-latencies.sort()
-p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else None
-json.dump({"ok": ok, "failed": failed, "errors": errors[:10], "versions": versions,
-           "p99_ms": round(p99 * 1000, 1) if p99 else None}, open(out, "w"))
-'''
-
 
 @pytest.fixture(scope="module")
 def app1():
@@ -89,24 +63,8 @@ def versions(app1):
     return dict((instance, found[str(port)].get("version")) for instance, port in INSTANCES.items())
 
 
-class Load(object):
-    def __init__(self, app2, address):
-        self.app2, self.url = app2, "http://%s:%d/health" % (address, PUBLISHED)
-
-    def __enter__(self):
-        self.app2.run("cat > /tmp/alicia-zd-load.py <<'PY'\n%s\nPY" % LOAD)
-        self.app2.run("rm -f /tmp/alicia-zd.json /tmp/alicia-zd.stop")
-        self.app2.run("nohup /usr/bin/python3 /tmp/alicia-zd-load.py %s /tmp/alicia-zd.json /tmp/alicia-zd.stop "
-                      "0.05 240 >/dev/null 2>&1 &" % self.url)
-        return self
-
-    def result(self):
-        self.app2.run("touch /tmp/alicia-zd.stop")
-        assert wait_until(lambda: self.app2.file("/tmp/alicia-zd.json").exists, 15)
-        return json.loads(self.app2.file("/tmp/alicia-zd.json").content_string)
-
-    def __exit__(self, *exc):
-        self.app2.run("touch /tmp/alicia-zd.stop")
+def load(app2, address):
+    return HttpLoad(app2, "http://%s:%d/health" % (address, PUBLISHED), name="zd")
 
 
 def records(app1):
@@ -125,9 +83,9 @@ def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_add
     extra.close()
     try:
         # 1. A good release, rolled instance by instance.
-        with Load(app2, app1_address) as load:
+        with load(app2, app1_address) as running:
             rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % NEW)
-            seen = load.result()
+            seen = running.result()
         print("rolling update of %s over its 2 instances under load: %s" % (NAME, seen))
         assert rc == 0, out[-4000:]
         assert seen["failed"] == 0 and seen["ok"] > 20, seen
@@ -139,10 +97,10 @@ def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_add
 
         # 2. A release that exits at start: rolled back, the run fails, nothing dropped.
         secondary = app1.check_output("systemctl show -p MainPID --value alicia-tts-secondary.service")
-        with Load(app2, app1_address) as load:
+        with load(app2, app1_address) as running:
             rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % BAD,
                                "-e", "@%s" % extra.name)
-            seen = load.result()
+            seen = running.result()
         print("update of %s to a release that exits at start, under load: %s" % (NAME, seen))
         assert rc != 0, out[-4000:]
         assert "%s %s -> %s" % (NAME, BAD, NEW) in out and "Rolled back to the last known-good release" in out, \
