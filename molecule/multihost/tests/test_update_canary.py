@@ -13,7 +13,10 @@ tts-secondary (the previous release) before the rest follow.
 - a good canary under load (a request every 50 ms from app2, to the lab's own
   host, bounded) is followed by the other instance: no request fails, the
   new version serves at the end.
-The scenario's release is back at the end."""
+The scenario's release is back at the end. Runs after test_drift.py (file
+order; named test_update_* for it): deploy.yml runs without the converge's
+play that gives each host its scenario address, so the services it rewrites
+name the broker by its host name, which the drift test would report."""
 import json
 import os
 import sys
