@@ -33,12 +33,27 @@ clock; parts/zero_downtime_figures.py turns the samples into figures:
    without one, each from the last healthy answer before it to the first
    after it.
 
+4. blue_green (after the repetitions above): ai_service (single instance,
+   not otherwise used here) given slot_ports [9020, 9021] through an
+   -e @file (the inventory's catalogue_overrides plus slot_ports; site.yml
+   once puts it in its slots behind HAProxy on its published port 8002,
+   every later run passes the same file). Per repetition, the probe's load
+   through :8002 and its polls of both slot ports around: deploy.yml
+   strategy=blue_green to a new version (failed requests, p99); a release
+   that exits at start (the run fails): failed requests, and "failed gate to
+   the old version serving" = the longest stretch of the load without a
+   healthy answer of the version serving before (0.0 when it answered every
+   request); rollback.yml (a switch back, run with -v so the slots module's
+   result is printed): from the playbook's start (host clock, shared with
+   the lab host's) to the load's first answer of the previous version, the
+   module's own switch_seconds (slot started, gated, map set), and the
+   longest stretch of the load without any healthy answer.
+
 The versions are new names each repetition (a bad release is remembered as
-bad). The lab is left on the versions of the last repetition, so no later
-part reuses it as deployed. blue_green is not built (deploy.yml refuses
-it): its figures are "not available". --quick skips the lab runs (a converge
-and three deploy.yml runs per repetition take minutes): make bench-quick
-stays fast; run.py --parts zero_downtime measures them.
+bad). The lab is left on the versions of the last repetition (ai_service in
+slots), so no later part reuses it as deployed. --quick skips the lab runs
+(a converge and six deploy.yml runs per repetition take minutes): make
+bench-quick stays fast; run.py --parts zero_downtime measures them.
 """
 
 import json
@@ -53,7 +68,8 @@ from . import zero_downtime_figures as figures
 
 NAME = "zero_downtime"
 NEEDS = "the deployed one-host lab (converge); skipped by --quick"
-WHAT = "deploy.yml under load: rolling update and bad releases (failed requests, p99, failed gate to old version)"
+WHAT = ("deploy.yml under load: rolling update, bad releases, blue_green update, failed gate and rollback (failed "
+        "requests, p99, failed gate to old version, switch back)")
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zero_downtime_probe.py")
 WORK = "/tmp/alicia-zero-downtime"
 HISTORY = "/var/lib/alicia/deployments.json"
@@ -66,7 +82,8 @@ MAX_SAMPLES = 20000
 SETTLE = 1.0       # s of samples before and after each deployment
 QUICK = ("not run by --quick (a lab converge and three deploy.yml runs per repetition, minutes): "
          "run.py --parts zero_downtime")
-BLUE_GREEN = "not available: deploy.yml has no blue_green strategy (refused until it is built, issue 16)"
+BLUE_GREEN = "ai_service"   # single instance, not otherwise used by this part
+SLOT_PORTS = [9020, 9021]    # free loopback ports of the lab's catalogue (checked)
 
 # (figure, unit, target)
 FIGURES = [
@@ -78,6 +95,15 @@ FIGURES = [
     ("rolling: failed gate to the old version serving", "s", ("<", 10.0)),
     ("direct: failed gate to the old version serving", "s", ("<", 10.0)),
     ("direct, bad release: seconds without a healthy answer", "s", None),
+]
+BLUE_GREEN_FIGURES = [
+    ("blue_green update: failed requests under load", "", ("==", 0)),
+    ("blue_green update: p99 latency under load", "ms", None),
+    ("blue_green, failed gate: failed requests under load", "", ("==", 0)),
+    ("blue_green: failed gate to the old version serving", "s", ("<", 5.0)),
+    ("blue_green rollback: playbook start to the previous version serving", "s", None),
+    ("blue_green rollback: the slots module's switch time", "s", None),
+    ("blue_green rollback: seconds unavailable during the switch back", "s", ("<", 5.0)),
 ]
 
 
@@ -118,9 +144,12 @@ def bad_overrides(overrides, name):
     return path
 
 
-def deployment(host, label, probe, extra, extra_files=(), expect_failure=False):
-    """deploy.yml with the probe running on the host -> (its samples, the run's wall time, its log); the samples
-    are kept in .cache/bench/<label>.samples.json."""
+def deployment(host, label, probe, extra, extra_files=(), expect_failure=False, playbook="playbooks/deploy.yml",
+               verbose=False):
+    """deploy.yml (or `playbook`) with the probe running on the host -> (its samples, the run's wall time, its
+    log); the samples are kept in .cache/bench/<label>.samples.json, with "playbook_started": the controller's
+    wall clock (the lab host's: same kernel) just before the playbook started. verbose: -v (ANSIBLE_VERBOSITY=1),
+    every task's result printed."""
     config = dict(probe, out=WORK + "/out.json", stop=WORK + "/stop", ready=WORK + "/ready", limit=LIMIT,
                   pause=PAUSE, max_samples=MAX_SAMPLES)
     sh(host, "rm -f %s/out.json %s/stop %s/ready && cat > %s/config.json" % (WORK, WORK, WORK, WORK),
@@ -134,16 +163,25 @@ def deployment(host, label, probe, extra, extra_files=(), expect_failure=False):
             time.sleep(0.2)
         time.sleep(SETTLE)
         started = time.monotonic()
+        playbook_started = time.time()
+        saved = os.environ.get("ANSIBLE_VERBOSITY")
+        if verbose:
+            os.environ["ANSIBLE_VERBOSITY"] = "1"
         try:
-            lab.run_playbook(label, playbook="playbooks/deploy.yml", extra=extra, extra_files=extra_files)
+            lab.run_playbook(label, playbook=playbook, extra=extra, extra_files=extra_files)
             failed = None
         except lab.LabError as exc:
             failed = exc
+        finally:
+            if verbose and saved is None:
+                os.environ.pop("ANSIBLE_VERBOSITY", None)
+            elif verbose:
+                os.environ["ANSIBLE_VERBOSITY"] = saved
         wall = time.monotonic() - started
         if failed is not None and not expect_failure:
             raise failed
         if failed is None and expect_failure:
-            raise RuntimeError("deploy.yml of a release that exits at start succeeded (%s)" % label)
+            raise RuntimeError("%s of a release that exits at start succeeded (%s)" % (playbook, label))
         time.sleep(SETTLE)
     finally:
         sh(host, "touch %s/stop" % WORK)
@@ -155,7 +193,9 @@ def deployment(host, label, probe, extra, extra_files=(), expect_failure=False):
     text = sh(host, "cat %s/out.json" % WORK)
     with open(os.path.join(lab.OUT, "%s.samples.json" % label), "w") as handle:
         handle.write(text)
-    return json.loads(text), wall, os.path.relpath(os.path.join(lab.OUT, "%s.log" % label), lab.ROOT)
+    samples = json.loads(text)
+    samples["playbook_started"] = playbook_started
+    return samples, wall, os.path.relpath(os.path.join(lab.OUT, "%s.log" % label), lab.ROOT)
 
 
 def instance_urls(entry):
@@ -273,17 +313,139 @@ def unavailable(results, why):
         results.unavailable(NAME, name, why, target=target)
 
 
-def blue_green(results):
-    results.unavailable(NAME, "blue_green update: failed requests under load", BLUE_GREEN, target=("==", 0))
-    results.unavailable(NAME, "blue_green update: p99 latency under load", BLUE_GREEN)
-    results.unavailable(NAME, "blue_green: failed gate to the old version serving", BLUE_GREEN, target=("<", 5.0))
+def blue_green_unavailable(results, why):
+    for name, _unit, target in BLUE_GREEN_FIGURES:
+        results.unavailable(NAME, name, why, target=target)
+
+
+def blue_green_service(overrides, taken):
+    """The resolved entry of BLUE_GREEN with SLOT_PORTS, and the extra-vars file that gives it them (the
+    inventory's catalogue_overrides, which extra vars replace whole, plus slot_ports). It must be a single
+    systemd service not in `taken` (the names the part uses otherwise), and SLOT_PORTS no port of the lab's."""
+    resolved = catalogue_data.resolved(overrides)
+    entry = resolved.get(BLUE_GREEN) or {}
+    if entry.get("instances") != 1 or entry.get("runtime") != "systemd" or BLUE_GREEN in taken:
+        raise RuntimeError("%s is not a single-instance systemd service free for blue_green in the lab's catalogue"
+                           % BLUE_GREEN)
+    used = set()
+    for other in resolved.values():
+        used.update([other.get("port")] + list(other.get("instance_ports") or []))
+    if used & set(SLOT_PORTS):
+        raise RuntimeError("slot ports %s are taken in the lab's catalogue" % sorted(used & set(SLOT_PORTS)))
+    merged = dict(overrides)
+    merged[BLUE_GREEN] = dict(merged.get(BLUE_GREEN) or {}, slot_ports=list(SLOT_PORTS))
+    entry = catalogue_data.resolved(merged)[BLUE_GREEN]
+    os.makedirs(lab.OUT, exist_ok=True)
+    path = os.path.join(lab.OUT, "zero-downtime-slots-%s.yml" % BLUE_GREEN)
+    with open(path, "w") as handle:
+        yaml.safe_dump({"catalogue_overrides": merged}, handle)
+    return entry, merged, path
+
+
+def slot_probe(entry):
+    return {"load": "http://127.0.0.1:%d/health" % entry["port"],
+            "watch": dict((slot["name"], "http://127.0.0.1:%d/health" % slot["listen_port"])
+                          for slot in entry["slot_list"]), "history": HISTORY}
+
+
+def blue_green_update(host, entry, version, slots_file):
+    samples, wall, log = deployment(host, "zero-downtime-blue-green", slot_probe(entry),
+                                    {"services": entry["name"], "version": version, "strategy": "blue_green"},
+                                    extra_files=[slots_file], verbose=True)
+    load = figures.load_summary(samples["load"])
+    with open(os.path.join(lab.ROOT, log)) as handle:
+        switched = figures.switch_seconds(handle.read())
+    return {"failed": load["failed"], "p99": load["p99_ms"], "requests": load["requests"],
+            "versions": load["versions"], "served_new": bool(load["versions"]) and load["versions"][-1] == version,
+            "switch": switched[-1] if switched else None, "errors": load["errors"], "wall": wall, "log": log}
+
+
+def blue_green_bad(host, entry, version, bad_file):
+    samples, wall, log = deployment(host, "zero-downtime-blue-green-bad", slot_probe(entry),
+                                    {"services": entry["name"], "version": version, "strategy": "blue_green"},
+                                    extra_files=[bad_file], expect_failure=True)
+    load = figures.load_summary(samples["load"])
+    old = figures.serving_version(figures.as_watch(samples["load"]))
+    return {"failed": load["failed"], "p99": load["p99_ms"], "requests": load["requests"], "old": old,
+            "gap": figures.version_gap(samples["load"], old), "versions": load["versions"],
+            "failed_at": figures.gate_failure(samples["history"], entry["name"], version),
+            "history": figures.history_results(samples["history"], entry["name"]), "errors": load["errors"],
+            "wall": wall, "log": log}
+
+
+def blue_green_rollback(host, entry, previous, slots_file):
+    samples, wall, log = deployment(host, "zero-downtime-blue-green-rollback", slot_probe(entry),
+                                    {"services": entry["name"]}, extra_files=[slots_file],
+                                    playbook="playbooks/rollback.yml", verbose=True)
+    load = figures.load_summary(samples["load"])
+    started = samples["playbook_started"]
+    seen = figures.first_serving(figures.as_watch(samples["load"]), started, previous)
+    with open(os.path.join(lab.ROOT, log)) as handle:
+        switched = figures.switch_seconds(handle.read())
+    return {"failed": load["failed"], "requests": load["requests"], "versions": load["versions"],
+            "to_previous": figures.since(started, seen), "switch": switched[-1] if switched else None,
+            "unavailable": figures.longest_gap(figures.as_watch(samples["load"])), "wall": wall, "log": log}
+
+
+def record_blue_green(results, entry, updated, bad, rolled):
+    where = "%s (1 instance) in slots %s behind HAProxy on :%d" % (
+        entry["name"], ", ".join("%s :%d" % (slot["name"], slot["listen_port"]) for slot in entry["slot_list"]),
+        entry["port"])
+    load = "one GET /health at a time through the balancer, %.2f s apart, on the lab host's loopback" % PAUSE
+    notes = [
+        "%s, deploy.yml strategy=blue_green to a new version; %s; requests per run %s; failed per run %s (total %d); "
+        "new version served at the end %s; the slots module's switch_seconds %s s; deploy.yml wall %s s; errors %s"
+        % (where, load, _values(updated, "requests"), _values(updated, "failed"), sum(_values(updated, "failed")),
+           _values(updated, "served_new"), _values(updated, "switch"), _rounded(_values(updated, "wall")),
+           [e for row in updated for e in row["errors"]][:3]),
+        "nearest rank over every request of the blue_green update run, %s" % load,
+        "%s, a new version with ALICIA_FAULT_FAIL_AT_START=1 (exits at start; the run fails); requests per run %s; "
+        "failed per run %s (total %d); versions answering %s; p99 %s ms; history %s; deploy.yml wall %s s"
+        % (where, _values(bad, "requests"), _values(bad, "failed"), sum(_values(bad, "failed")),
+           _values(bad, "versions"), _rounded(_values(bad, "p99")), [row["history"] for row in bad][:1],
+           _rounded(_values(bad, "wall"))),
+        "from the load probe's view: the longest stretch without a healthy answer of the version serving before "
+        "(%s), from its last answer before to its next (0.0: it answered every request of the run, which holds "
+        "the failed switch); per run %s s" % (sorted(set(_values(bad, "old")), key=str), _rounded(_values(bad, "gap"))),
+        "playbooks/rollback.yml (a switch back to the previous slot): from the playbook's start to the load's "
+        "first answer of the previous version; failed requests per run %s; versions answering %s; rollback.yml "
+        "wall %s s" % (_values(rolled, "failed"), _values(rolled, "versions"), _rounded(_values(rolled, "wall"))),
+        "switch_seconds of the slots module's result (printed by a -v run): the idle slot started on the previous "
+        "release, gated on its own port, HAProxy's map set to it",
+        "the longest stretch of the load without any healthy answer during rollback.yml (0.0: none failed), "
+        "from the last healthy answer before it to the first after it",
+    ]
+    values = [_values(updated, "failed"), _values(updated, "p99"), _values(bad, "failed"), _values(bad, "gap"),
+              _values(rolled, "to_previous"), _values(rolled, "switch"), _values(rolled, "unavailable")]
+    for (name, unit, target), got, note in zip(BLUE_GREEN_FIGURES, values, notes):
+        results.add(NAME, name, got, unit=unit, target=target, note=note)
+
+
+def measure_blue_green(context, host, overrides, taken, stamp):
+    """ai_service into its slots (site.yml with the slots file), then per repetition a blue_green update, a
+    failed gate and a rollback -> (entry, updated, bad, rolled)."""
+    entry, merged, slots_file = blue_green_service(overrides, taken)
+    previous = str(entry["version"])
+    lab.run_playbook("zero-downtime-slots", extra_files=[slots_file])
+    bad_file = bad_overrides(merged, entry["name"])
+    updated, bad, rolled = [], [], []
+    for index in range(context.repetitions()):
+        tag = "%s-%d" % (stamp, index + 1)
+        updated.append(blue_green_update(host, entry, "zd-bg-%s" % tag, slots_file))
+        bad.append(blue_green_bad(host, entry, "zd-bg-bad-%s" % tag, bad_file))
+        rolled.append(blue_green_rollback(host, entry, previous, slots_file))
+        print("   blue_green repetition %d: update %s; failed gate %s; rollback %s" % (
+            index + 1, dict((k, updated[-1][k]) for k in ("failed", "p99", "switch")),
+            dict((k, bad[-1][k]) for k in ("failed", "gap")),
+            dict((k, rolled[-1][k]) for k in ("failed", "to_previous", "switch", "unavailable"))), flush=True)
+    return entry, updated, bad, rolled
 
 
 def run(context):
     results = context.results
     if context.quick:
         unavailable(results, QUICK)
-        blue_green(results)
+        blue_green_unavailable(results, QUICK)
         print("   zero_downtime: %s" % QUICK)
         return
     overrides = inventory_overrides()
@@ -307,4 +469,10 @@ def run(context):
             dict((k, bad[-1][k]) for k in ("failed", "p99", "to_rotation", "to_answer")),
             dict((k, direct[-1][k]) for k in ("to_for_good", "gap"))), flush=True)
     record(results, multi, single, rolled, bad, direct)
-    blue_green(results)
+    # Last: once ai_service is in slots, every later run needs the slots file (its HAProxy frontend).
+    try:
+        record_blue_green(results, *measure_blue_green(context, host, overrides, (multi["name"], single["name"]),
+                                                       stamp))
+    except Exception as exc:
+        blue_green_unavailable(results, "not measured: %s: %s" % (type(exc).__name__, str(exc)[:300]))
+        raise

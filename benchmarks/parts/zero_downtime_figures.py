@@ -189,3 +189,32 @@ def since(start, end):
     if start is None or end is None:
         return None
     return end - start
+
+
+def as_watch(load, version=None):
+    """A load stream as watch samples [t, healthy, version]: healthy when the request succeeded (and, with
+    `version`, answered by that version)."""
+    return [[sample[0], bool(sample[1]) and (version is None or sample[3] == version), sample[3]]
+            for sample in load]
+
+
+def version_gap(load, version):
+    """The longest stretch of a load stream without a healthy answer of `version`: from its last healthy
+    answer before the stretch to its first after it (see longest_gap); 0.0 when it answered every request;
+    None without a version, or when it never answered again (or had not answered before)."""
+    if version is None:
+        return None
+    return longest_gap(as_watch(load, version))
+
+
+def switch_seconds(log_text):
+    """The slots module's own switch time(s) printed in a verbose (-v) run's output: every
+    `switch_seconds` value of its result, in order ([] when the output has none)."""
+    found = []
+    for part in log_text.split("switch_seconds")[1:]:
+        head = part.lstrip("\"' :").split(",", 1)[0].split("}", 1)[0].split()
+        try:
+            found.append(float(head[0]))
+        except (IndexError, ValueError):
+            continue
+    return found

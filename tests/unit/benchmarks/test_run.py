@@ -44,7 +44,7 @@ def no_lab(monkeypatch):
     """zero_downtime without its lab runs (they converge a lab host): its figures recorded "not available"."""
     def unavailable(context):
         PARTS["zero_downtime"].unavailable(context.results, "not run in a unit test")
-        PARTS["zero_downtime"].blue_green(context.results)
+        PARTS["zero_downtime"].blue_green_unavailable(context.results, "not run in a unit test")
     monkeypatch.setattr(PARTS["zero_downtime"], "run", unavailable)
 
 

@@ -233,12 +233,19 @@ def test_quick_mode_records_every_figure_not_available_without_a_lab():
     zero_downtime.run(context)
     assert not context.lab_used
     names = [figure["figure"] for figure in results.figures]
-    assert names == [name for name, _unit, _target in zero_downtime.FIGURES] + [
+    assert names == [name for name, _unit, _target in zero_downtime.FIGURES + zero_downtime.BLUE_GREEN_FIGURES]
+    assert names[len(zero_downtime.FIGURES):] == [
         "blue_green update: failed requests under load", "blue_green update: p99 latency under load",
-        "blue_green: failed gate to the old version serving"]
+        "blue_green, failed gate: failed requests under load", "blue_green: failed gate to the old version serving",
+        "blue_green rollback: playbook start to the previous version serving",
+        "blue_green rollback: the slots module's switch time",
+        "blue_green rollback: seconds unavailable during the switch back"]
     assert all(figure["status"] == "not available" for figure in results.figures)
-    assert all(figure["note"] == zero_downtime.QUICK for figure in results.figures[:len(zero_downtime.FIGURES)])
-    assert all("blue_green" in figure["note"] for figure in results.figures[len(zero_downtime.FIGURES):])
+    assert all(figure["note"] == zero_downtime.QUICK for figure in results.figures)
+    targets = dict((figure["figure"], figure["target"]) for figure in results.figures)
+    assert targets["blue_green: failed gate to the old version serving"] == ["<", 5.0]
+    assert targets["blue_green rollback: seconds unavailable during the switch back"] == ["<", 5.0]
+    assert targets["blue_green rollback: the slots module's switch time"] is None
 
 
 def test_record_takes_medians_with_targets():
@@ -279,3 +286,137 @@ def test_bad_overrides_keep_the_inventory_overrides_and_add_the_fault(tmp_path, 
     with open(path) as handle:
         assert yaml.safe_load(handle)["catalogue_overrides"]["metrics_collector"] == {
             "env": {"ALICIA_FAULT_FAIL_AT_START": "1"}}
+
+
+# A blue_green run's load: 1.0 serves, a failed request, the new version 2.0 from 13.0.
+BG_LOAD = [[10.0, True, 3.0, "1.0", None], [10.5, True, 4.0, "1.0", None], [11.0, False, 3000.0, None, "timeout"],
+           [12.0, True, 5.0, "1.0", None], [13.0, True, 5.0, "2.0", None], [13.5, True, 6.0, "2.0", None]]
+
+
+def test_version_gap_is_the_longest_stretch_without_that_version_answering():
+    assert figures.as_watch(BG_LOAD[:3]) == [[10.0, True, "1.0"], [10.5, True, "1.0"], [11.0, False, None]]
+    assert [sample[1] for sample in figures.as_watch(BG_LOAD, "2.0")] == [False] * 4 + [True] * 2
+    # 1.0: from 10.5 to 12.0 (the failed request), then never again (2.0 took over): no length.
+    assert figures.version_gap(BG_LOAD, "1.0") is None
+    assert figures.version_gap(BG_LOAD[:4], "1.0") == 1.5
+    # Served throughout: no stretch at all.
+    assert figures.version_gap(BG_LOAD[:2], "1.0") == 0.0
+    assert figures.version_gap(BG_LOAD, None) is None
+    # Any version: the failed request only.
+    assert figures.longest_gap(figures.as_watch(BG_LOAD)) == 1.5
+    assert figures.first_serving(figures.as_watch(BG_LOAD), 12.5, "2.0") == 13.0
+
+
+def test_switch_seconds_are_read_from_a_verbose_run_output():
+    json_line = ('changed: [alicia-lab-1] => {"actions": {"ai_service": ["updated"]}, "services": [{"action": '
+                 '"switch", "switch_seconds": 2.41, "drained": true}, {"switch_seconds": 0.5}]}')
+    yaml_text = "services:\n-   action: switch\n    switch_seconds: 3.125\n    switched: true\n"
+    assert figures.switch_seconds(json_line) == [2.41, 0.5]
+    assert figures.switch_seconds(yaml_text) == [3.125]
+    assert figures.switch_seconds("ok: [alicia-lab-1] => {\"msg\": \"ai_service: slot blue now serves\"}") == []
+    assert figures.switch_seconds('"switch_seconds": null') == []
+
+
+def test_blue_green_service_adds_slot_ports_to_the_inventory_overrides(tmp_path, monkeypatch):
+    import yaml
+    monkeypatch.setattr(zero_downtime.lab, "OUT", str(tmp_path))
+    overrides = zero_downtime.inventory_overrides()
+    entry, merged, path = zero_downtime.blue_green_service(overrides, ("tts_service", "metrics_collector"))
+    assert entry["name"] == zero_downtime.BLUE_GREEN and entry["instances"] == 1
+    assert [slot["listen_port"] for slot in entry["slot_list"]] == zero_downtime.SLOT_PORTS
+    with open(path) as handle:
+        written = yaml.safe_load(handle)["catalogue_overrides"]
+    assert written == merged
+    assert written[zero_downtime.BLUE_GREEN]["slot_ports"] == zero_downtime.SLOT_PORTS
+    # The inventory's own overrides are kept (extra vars replace the variable whole), and not changed.
+    assert written["tts_service"] == overrides["tts_service"]
+    assert "slot_ports" not in (overrides.get(zero_downtime.BLUE_GREEN) or {})
+    probe_config = zero_downtime.slot_probe(entry)
+    assert probe_config["load"] == "http://127.0.0.1:%d/health" % entry["port"]
+    assert sorted(probe_config["watch"].values()) == ["http://127.0.0.1:%d/health" % port
+                                                      for port in zero_downtime.SLOT_PORTS]
+    with pytest.raises(RuntimeError, match="not a single-instance"):
+        zero_downtime.blue_green_service(overrides, (zero_downtime.BLUE_GREEN,))
+    monkeypatch.setattr(zero_downtime, "SLOT_PORTS", [9000, 9021])  # tts-primary's
+    with pytest.raises(RuntimeError, match=r"slot ports \[9000\] are taken"):
+        zero_downtime.blue_green_service(overrides, ())
+
+
+def test_measure_blue_green_runs_update_failed_gate_and_rollback_per_repetition(tmp_path, monkeypatch):
+    """With fakes of the lab: the playbooks in order, their files, and the figures taken from the samples."""
+    overrides = zero_downtime.inventory_overrides()
+    monkeypatch.setattr(zero_downtime.lab, "OUT", str(tmp_path))
+    monkeypatch.setattr(zero_downtime.lab, "ROOT", str(tmp_path))
+    converged, runs = [], []
+    monkeypatch.setattr(zero_downtime.lab, "run_playbook", lambda label, **kw: converged.append((label, kw)))
+
+    def fake_deployment(host, label, probe_config, extra, extra_files=(), expect_failure=False,
+                        playbook="playbooks/deploy.yml", verbose=False):
+        runs.append((label, playbook, dict(extra), list(extra_files), expect_failure, verbose))
+        log = "%s.log" % label
+        switch = {"zero-downtime-blue-green": 2.0, "zero-downtime-blue-green-rollback": 1.25}.get(label)
+        with open(str(tmp_path / log), "w") as handle:
+            handle.write('changed: [h] => {"services": [{"switch_seconds": %s}]}' % switch if switch else "fatal")
+        old, new = ("1.0.0", extra.get("version")) if label == "zero-downtime-blue-green" else (
+            ("zd-bg-x", "zd-bg-x") if label == "zero-downtime-blue-green-bad" else ("zd-bg-x", "1.0.0"))
+        load = [[100.0, True, 2.0, old, None], [100.5, True, 3.0, old, None], [101.0, False, 9.0, None, "reset"],
+                [101.5, True, 4.0, new, None]]
+        history = [[100.7, [["ai_service", old, extra.get("version"), "failed", "blue_green", "id", "s"]]]] \
+            if expect_failure else []
+        return {"load": load, "watch": {}, "history": history, "playbook_started": 99.0}, 30.0, log
+
+    monkeypatch.setattr(zero_downtime, "deployment", fake_deployment)
+    context = Context(report.Results(2, False, ["zero_downtime"]), 2, False)
+    entry, updated, bad, rolled = zero_downtime.measure_blue_green(
+        context, "alicia-lab-1", overrides, ("tts_service", "metrics_collector"), "0700")
+    # ai_service into its slots first: site.yml with the slots file.
+    [(label, options)] = converged
+    assert label == "zero-downtime-slots" and options["extra_files"][0].endswith("zero-downtime-slots-ai_service.yml")
+    slots_file = options["extra_files"][0]
+    assert [(r[0], r[1]) for r in runs] == [
+        ("zero-downtime-blue-green", "playbooks/deploy.yml"), ("zero-downtime-blue-green-bad", "playbooks/deploy.yml"),
+        ("zero-downtime-blue-green-rollback", "playbooks/rollback.yml")] * 2
+    update, failing, rollback = runs[:3]
+    assert update[2] == {"services": "ai_service", "version": "zd-bg-0700-1", "strategy": "blue_green"}
+    assert update[3] == [slots_file] and update[5] and not update[4]
+    assert failing[2]["version"] == "zd-bg-bad-0700-1" and failing[4]
+    assert failing[3][0].endswith("zero-downtime-bad-ai_service.yml")
+    assert rollback[2] == {"services": "ai_service"} and rollback[3] == [slots_file] and rollback[5]
+    assert runs[3][2]["version"] == "zd-bg-0700-2"
+    assert (updated[0]["failed"], updated[0]["p99"], updated[0]["switch"], updated[0]["served_new"]) == (1, 9.0, 2.0,
+                                                                                                        True)
+    # The old version (zd-bg-x) answered at 100.5, a request failed, it answered again at 101.5.
+    assert bad[0]["old"] == "zd-bg-x" and bad[0]["gap"] == 1.0 and bad[0]["failed_at"] == 100.7
+    assert (rolled[0]["to_previous"], rolled[0]["switch"], rolled[0]["unavailable"]) == (2.5, 1.25, 1.0)
+    results = report.Results(2, False, ["zero_downtime"])
+    zero_downtime.record_blue_green(results, entry, updated, bad, rolled)
+    got = dict((figure["figure"], figure) for figure in results.figures)
+    assert [figure["figure"] for figure in results.figures] == [name for name, _u, _t in
+                                                                 zero_downtime.BLUE_GREEN_FIGURES]
+    assert got["blue_green update: failed requests under load"]["status"] == "MISS"
+    assert got["blue_green rollback: the slots module's switch time"]["value"] == 1.25
+    assert got["blue_green rollback: seconds unavailable during the switch back"]["status"] == "PASS"
+    assert "slots blue :9020, green :9021 behind HAProxy on :8002" in got[
+        "blue_green update: failed requests under load"]["note"]
+
+
+def test_record_blue_green_takes_medians_with_targets():
+    entry = {"name": "ai_service", "port": 8002, "slot_list": [{"name": "blue", "listen_port": 9020},
+                                                               {"name": "green", "listen_port": 9021}]}
+    updated = [{"failed": 0, "p99": p, "requests": 300, "versions": ["1", "2"], "served_new": True, "switch": 2.0,
+                "errors": [], "wall": 20.0} for p in (7.0, 9.0, 8.0)]
+    bad = [{"failed": 0, "p99": 6.0, "requests": 500, "old": "2", "gap": g, "versions": ["2"], "history": [],
+            "wall": 40.0} for g in (0.0, 0.0, 6.0)]
+    rolled = [{"failed": 0, "requests": 300, "versions": ["2", "1"], "to_previous": t, "switch": s,
+               "unavailable": 0.0, "wall": 20.0} for t, s in ((14.0, 2.0), (16.0, None), (15.0, 3.0))]
+    results = report.Results(3, False, ["zero_downtime"])
+    zero_downtime.record_blue_green(results, entry, updated, bad, rolled)
+    got = dict((figure["figure"], figure) for figure in results.figures)
+    assert (got["blue_green update: failed requests under load"]["value"],
+            got["blue_green update: failed requests under load"]["status"]) == (0, "PASS")
+    assert got["blue_green update: p99 latency under load"]["value"] == 8.0
+    gate = got["blue_green: failed gate to the old version serving"]
+    assert (gate["value"], gate["status"], gate["values"]) == (0.0, "PASS", [0.0, 0.0, 6.0])
+    assert got["blue_green rollback: playbook start to the previous version serving"]["value"] == 15.0
+    assert got["blue_green rollback: the slots module's switch time"]["target"] is None
+    assert got["blue_green rollback: seconds unavailable during the switch back"]["status"] == "PASS"
