@@ -23,7 +23,7 @@ import re
 
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import is_int, is_list, native
 
-SERVICE_KEYS = ("name", "port", "bind", "balance", "health", "servers")
+SERVICE_KEYS = ("name", "port", "bind", "balance", "health", "servers", "slots")
 HEALTH_KEYS = ("path", "json_field", "json_value")
 SERVER_KEYS = ("name", "address", "port", "weight", "state")
 BALANCES = ("roundrobin", "leastconn")
@@ -230,6 +230,12 @@ def _service_errors(index, service):
         found.append("%s: balance must be one of %s, got %s" % (where, ", ".join(BALANCES), _json(balance)))
     found.extend(_health_errors(where, service.get("health")))
     found.extend(_server_errors(where, service.get("servers")))
+    slots = service.get("slots", False)
+    if not isinstance(slots, bool):
+        found.append("%s: slots must be true or false, got %s" % (where, _json(slots)))
+    elif slots and is_list(service.get("servers")) and len(service["servers"]) != 2:
+        found.append("%s: slots (blue-green) needs 2 servers, one per slot, got %d"
+                     % (where, len(service["servers"])))
     return found
 
 
@@ -362,7 +368,10 @@ def backends(services):
     Each gets ``listen`` (the frontend's bind address:port) and ``expect``
     (the quoted ``http-check expect rstring`` argument); each server gets
     ``endpoint`` (address:port) and ``config_weight`` (0 for a drained
-    server: HAProxy has no drain keyword, weight 0 is its drain state).
+    server: HAProxy has no drain keyword, weight 0 is its drain state). A
+    blue-green service (``slots``) gets one backend per slot server
+    (``<service>_<server>``, its ``backend``), the frontend choosing one by
+    the slots map (alicia.platform.slots keeps the map), the first by default.
     Raises BalancerError when ``errors`` has something to say.
     """
     problems = errors(services)
@@ -381,6 +390,7 @@ def backends(services):
             "balance": service.get("balance", SERVICE_DEFAULTS["balance"]),
             "health": health,
             "expect": health_expect(health["json_field"], health["json_value"]),
+            "slots": bool(service.get("slots", False)),
             "servers": [],
         }
         for server in service["servers"]:
@@ -389,6 +399,7 @@ def backends(services):
             server["weight"] = whole_number(server["weight"])
             server["endpoint"] = endpoint(server["address"], server["port"])
             server["config_weight"] = 0 if server["state"] == "drain" else server["weight"]
+            server["backend"] = "%s_%s" % (entry["name"], server["name"]) if entry["slots"] else entry["name"]
             entry["servers"].append(server)
         result.append(entry)
     return result

@@ -127,6 +127,28 @@ def instance_count(entry):
     return instances if is_int(instances) and instances > 1 else None
 
 
+# Blue-green services (``slot_ports``): two slots, each a systemd unit
+# alicia-<service>-<slot>.service on its own loopback port and release, behind
+# the balancer on the service's port; one serves, the other is stopped but
+# installed (the service role's alicia.platform.slots switches between them).
+SLOTS = ("blue", "green")
+
+
+def slot_ports_of(entry):
+    """The two ports of a blue-green entry (``slot_ports``, well formed), else None."""
+    ports = entry.get("slot_ports") if isinstance(entry, dict) else None
+    if not is_list(ports) or len(ports) != len(SLOTS):
+        return None
+    if not all(is_int(port) and 1 <= port <= 65535 for port in ports) or ports[0] == ports[1]:
+        return None
+    return list(ports)
+
+
+def has_slots(entry):
+    """Whether ``entry`` asks for blue-green slots (a ``slot_ports`` field, well formed or not)."""
+    return isinstance(entry, dict) and entry.get("kind", "service") == "service" and entry.get("slot_ports") is not None
+
+
 def default_instance_names(name, count):
     """``<service>-1`` .. ``<service>-N``."""
     return ["%s-%d" % (name, index) for index in range(1, count + 1)]

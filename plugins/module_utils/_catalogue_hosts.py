@@ -271,12 +271,28 @@ def balancer_services(catalogue, group_names):
     """The balancer role's ``balancer_services`` for one host: one service per
     multi-instance service of the host (its ``group`` in ``group_names``), in
     catalogue order, published on the entry's ``port`` and balanced over its
-    instances on the loopback address, checked on the entry's ``health``."""
+    instances on the loopback address, checked on the entry's ``health``; and
+    one per blue-green service (``slots: true``, a server per slot)."""
     result = []
     for entry in host_services(catalogue, group_names, kind="service"):
-        if not has_instances(entry):
+        slots = entry.get("slot_list") if is_list(entry.get("slot_list")) else []
+        if not has_instances(entry) and not slots:
             continue
         health = entry.get("health") if isinstance(entry.get("health"), dict) else {}
+        if slots:
+            # Blue-green: one backend per slot, the frontend switched between them (alicia.platform.slots).
+            result.append({
+                "name": entry.get("name"),
+                "port": entry.get("port"),
+                "bind": BALANCER_BIND,
+                "balance": BALANCER_BALANCE,
+                "health": {"path": health.get("path"), "json_field": health.get("json_field"),
+                           "json_value": health.get("json_value")},
+                "slots": True,
+                "servers": [{"name": slot["name"], "address": BALANCER_SERVER_ADDRESS,
+                             "port": slot["listen_port"]} for slot in slots],
+            })
+            continue
         result.append({
             "name": entry.get("name"),
             "port": entry.get("port"),

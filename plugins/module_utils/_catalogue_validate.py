@@ -30,7 +30,9 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     INSTANCE_NAME,
     INSTANCE_NAME_PATTERN,
     KINDS,
+    SLOTS,
     fmt,
+    has_slots,
     hosts_of,
     instance_count,
     instance_names,
@@ -245,12 +247,14 @@ _TARGET_UNIT = re.compile(r"[A-Za-z0-9:_.@\\-]+\.target\Z")
 def _check_unit(name, entry, errors):
     if "unit" not in entry:
         return
-    if entry.get("kind", "service") == "service" and instance_count(entry):
-        # Several instances: the unit is the target that groups the instances' units.
+    if entry.get("kind", "service") == "service" and (instance_count(entry) or has_slots(entry)):
+        # Several instances (or blue-green slots): the unit is the target that groups their units.
         unit = entry["unit"]
+        what = "instances > 1" if instance_count(entry) else "slot_ports"
         if not isinstance(unit, str) or not _TARGET_UNIT.match(unit):
-            errors.append(fmt(name, "unit", "with instances > 1, must be a systemd target grouping the instances' "
-                              "units, such as alicia-%s.target, got %r" % (name, unit)))
+            errors.append(fmt(name, "unit", "with %s, must be a systemd target grouping the %s' "
+                              "units, such as alicia-%s.target, got %r"
+                              % (what, "instances" if instance_count(entry) else "slots", name, unit)))
         return
     problem = unit_problem(entry["unit"])
     if problem:
@@ -345,19 +349,19 @@ def _check_instance_names(name, entry, count, errors):
         seen.add(instance)
 
 
-def _check_balanced_health(name, health, errors):
-    """The balancer (HAProxy) checks each instance on the entry's health check:
-    a plain path and a JSON field and value it can match as words."""
+def _check_balanced_health(name, health, errors, what="instances > 1"):
+    """The balancer (HAProxy) checks each instance (or slot) on the entry's health
+    check: a plain path and a JSON field and value it can match as words."""
     if health is None:
-        errors.append(fmt(name, "health", "instances > 1 needs a health check (the balancer checks each instance "
-                          "on it)"))
+        errors.append(fmt(name, "health", "%s needs a health check (the balancer checks each %s "
+                          "on it)" % (what, "instance" if what.startswith("instances") else "slot")))
         return
     if not isinstance(health, dict):
         return  # _check_health reports it
     path = health.get("path")
     if isinstance(path, str) and path.startswith("/") and not _BALANCER_PATH.match(path):
-        errors.append(fmt(name, "health.path", "with instances > 1, the balancer's check path must be without "
-                          "spaces, quotes, backslashes or '#', got %r" % (path,)))
+        errors.append(fmt(name, "health.path", "with %s, the balancer's check path must be without "
+                          "spaces, quotes, backslashes or '#', got %r" % (what, path)))
     for key in ("json_field", "json_value"):
         value = health.get(key)
         if not isinstance(value, str) or not _BALANCER_TOKEN.match(value):
@@ -403,6 +407,47 @@ def _check_instances(name, entry, runtimes, errors):
     _check_instance_names(name, entry, count, errors)
     if entry.get("instance_settings") is not None:
         _check_instance_settings(name, entry["instance_settings"], instance_names(name, entry), errors)
+
+
+def _check_slots(name, entry, runtimes, errors):
+    """slot_ports of one entry: a blue-green service runs two slots (blue, green),
+    each on its own loopback port and release, behind the balancer on ``port``."""
+    ports = entry.get("slot_ports")
+    if ports is None:
+        return
+    if entry.get("kind", "service") != "service":
+        errors.append(fmt(name, "slot_ports", "not used by the broker (it runs one instance)"))
+        return
+    if not is_list(ports) or len(ports) != len(SLOTS):
+        errors.append(fmt(name, "slot_ports", "must be a list of 2 ports, one per slot (%s), got %r"
+                          % (", ".join(SLOTS), ports)))
+        return
+    seen = set()
+    for port in ports:
+        if not _check_port(name, "slot_ports", port, errors):
+            continue
+        if port in seen:
+            errors.append(fmt(name, "slot_ports", "port %d is listed more than once" % port))
+        elif port == entry.get("port"):
+            errors.append(fmt(name, "slot_ports", "port %d is the service's published port (the balancer "
+                              "listens there)" % port))
+        seen.add(port)
+    if instance_count(entry):
+        errors.append(fmt(name, "slot_ports", "not with instances > 1: a blue-green service runs one instance at "
+                          "a time, in one of its two slots (use instances for a rolling or canary service)"))
+    runtime = entry.get("runtime")
+    if runtime in runtimes and runtime != "systemd":
+        errors.append(fmt(name, "slot_ports", "blue-green slots need runtime systemd, got runtime %s" % (runtime,)))
+    artifact = entry.get("artifact")
+    kind = artifact.get("type", "reference") if isinstance(artifact, dict) else "reference"
+    if kind not in ("reference", "python_app"):
+        errors.append(fmt(name, "slot_ports", "each slot runs its own release: artifact type %s has none (use "
+                          "reference or python_app)" % (kind,)))
+    if not isinstance(name, str) or not _BALANCER_NAME.match(name):
+        errors.append(fmt(name, "name", "with slot_ports, the name is the balancer's frontend name: "
+                          "it must start with a letter or digit and have at most 64 characters"))
+    else:
+        _check_balanced_health(name, entry.get("health"), errors, what="slot_ports")
 
 
 def _instance_name_clashes(catalogue):
@@ -874,6 +919,7 @@ def _check_entry(name, entry, catalogue, groups, secrets, phases, runtimes, requ
     if not is_int(instances) or instances < 1:
         found.append(fmt(name, "instances", "must be an integer >= 1, got %r" % (instances,)))
     _check_instances(name, entry, runtimes, found)
+    _check_slots(name, entry, runtimes, found)
     _check_systemd(name, entry, found)
     _check_docker(name, entry, found)
     _check_restart(name, entry, found)
@@ -960,6 +1006,11 @@ def _bound_ports(entry):
         for port in ports if is_list(ports) else []:
             if is_int(port) and 1 <= port <= 65535:
                 bound.append(("instance_ports", port))
+    if has_slots(entry):
+        ports = entry.get("slot_ports")
+        for port in ports if is_list(ports) else []:
+            if is_int(port) and 1 <= port <= 65535:
+                bound.append(("slot_ports", port))
     return bound
 
 

@@ -31,6 +31,9 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base im
     INSTANCE_NAME,
     KINDS,
     instance_count,
+    has_slots,
+    slot_ports_of,
+    SLOTS,
     instance_log,
     instance_names,
     is_list,
@@ -133,6 +136,16 @@ def _instance_list(name, entry):
     return result
 
 
+def _slot_list(name, entry):
+    """The two slots of a blue-green service (see docs/catalogue.md), or [] without
+    well-formed ``slot_ports`` (errors() reports those)."""
+    ports = slot_ports_of(entry)
+    if ports is None:
+        return []
+    return [{"name": slot, "instance": "%s-%s" % (name, slot), "listen_port": port,
+             "unit": "alicia-%s-%s.service" % (name, slot)} for slot, port in zip(SLOTS, ports)]
+
+
 def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHASES, broker="mqtt_broker"):
     """Return the resolved form of one catalogue entry (see docs/catalogue.md).
 
@@ -159,7 +172,8 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
         entry["listen_port"] = entry["port"]
     if entry.get("unit") is None:
         # Several instances: a target grouping the instances' units.
-        suffix = "target" if kind != "broker" and instance_count(entry) else "service"
+        # Blue-green slots: a target pulling the slot that serves.
+        suffix = "target" if kind != "broker" and (instance_count(entry) or has_slots(entry)) else "service"
         entry["unit"] = "alicia-%s.%s" % (name, suffix)
     if entry.get("packages") is None:
         entry["packages"] = []
@@ -183,6 +197,7 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
         entry["mqtt"] = None
         entry["settings"] = {}
         entry["instance_list"] = []
+        entry["slot_list"] = []
         return entry
 
     mqtt = entry.get("mqtt") or {}
@@ -217,6 +232,7 @@ def resolve_entry(name, raw, defaults=None, environment=None, phases=DEFAULT_PHA
     if entry.get("settings") is None:
         entry["settings"] = {}
     entry["instance_list"] = _instance_list(name, entry)
+    entry["slot_list"] = _slot_list(name, entry)
     return entry
 
 

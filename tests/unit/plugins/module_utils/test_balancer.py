@@ -179,13 +179,14 @@ def test_backends_fill_the_defaults():
         "name": "tts_service", "port": 8003, "bind": "0.0.0.0", "listen": "0.0.0.0:8003", "balance": "roundrobin",
         "health": {"path": "/health", "json_field": "status", "json_value": "healthy"},
         "expect": '"\\"status\\" *: *\\"healthy\\""',
+        "slots": False,
         "servers": [
             {"name": "a", "address": "127.0.0.1", "port": 8031, "weight": 100, "state": "enabled",
-             "endpoint": "127.0.0.1:8031", "config_weight": 100},
+             "endpoint": "127.0.0.1:8031", "config_weight": 100, "backend": "tts_service"},
             {"name": "b", "address": "::1", "port": 8032, "weight": 30, "state": "drain",
-             "endpoint": "[::1]:8032", "config_weight": 0},
+             "endpoint": "[::1]:8032", "config_weight": 0, "backend": "tts_service"},
             {"name": "c", "address": "127.0.0.1", "port": 8033, "weight": 100, "state": "disabled",
-             "endpoint": "127.0.0.1:8033", "config_weight": 100},
+             "endpoint": "127.0.0.1:8033", "config_weight": 100, "backend": "tts_service"},
         ],
     }]
 

@@ -189,12 +189,15 @@ def test_the_plan_of_a_slot_service(slotted):
     # No current link: each slot has its own (the module's).
     assert "/opt/alicia/tts_service/current" not in paths(files)
     assert not [f for f in files if f.get("state") == "link" and f["path"].startswith("/opt/alicia/tts_service")]
-    assert "/opt/alicia/tts_service/releases/1.0.0" in paths(files, "tts_service")
+    # The release's code is keyed with the slots' units: a change in place (the same version) switches.
+    assert "/opt/alicia/tts_service/releases/1.0.0" in paths(files, "tts_service:slots")
     # The target, the slots' units and values keyed <svc>:slots; the single unit absent.
     assert sorted(paths(files, "tts_service:slots")) == sorted([
         "/etc/systemd/system/alicia-tts_service.target",
         "/etc/systemd/system/alicia-tts_service-blue.service", "/etc/systemd/system/alicia-tts_service-green.service",
-        "/etc/alicia/tts_service-blue.env", "/etc/alicia/tts_service-green.env"])
+        "/etc/alicia/tts_service-blue.env", "/etc/alicia/tts_service-green.env",
+        "/opt/alicia/tts_service", "/opt/alicia/tts_service/releases/1.0.0",
+        "/opt/alicia/tts_service/releases/1.0.0/alicia_reference_service.py"])
     (single,) = [f for f in files if f["path"] == "/etc/systemd/system/alicia-tts_service.service"]
     assert single == {"path": "/etc/systemd/system/alicia-tts_service.service", "state": "absent",
                       "key": "tts_service:single"}
@@ -278,7 +281,8 @@ def test_a_rebuilt_virtualenv_refreshes_the_slots_never_restarts(resolve, tmp_pa
     plan, files = build(catalogue)
     assert check_args(files) == []
     assert "/opt/alicia/tts_service/current" not in paths(files)
-    assert "/opt/alicia/tts_service/releases/1.0.0" in paths(files, "tts_service")
+    # The release's code is keyed with the slots' units: a change in place (the same version) switches.
+    assert "/opt/alicia/tts_service/releases/1.0.0" in paths(files, "tts_service:slots")
     got = sp.followups(plan, {"changed_keys": []}, {"changed_paths": [plan["venv_of"]["tts_service"]]})
     assert got["slots_refresh"] == ["tts_service"]
     assert got["units_restart"] == [] and got["instances_roll"] == []
@@ -354,3 +358,18 @@ def test_blue_green_is_accepted_for_services_with_slot_ports(resolve, slotted):
     assert deploy.request(slotted, services="tts_service", strategy="blue_green")["strategy"] == "blue_green"
     with pytest.raises(deploy.DeployError, match="'slot_ports'"):
         deploy.request(slotted, services="stt_service", strategy="blue_green")
+
+
+def test_the_memory_check_counts_the_new_slot_of_a_running_blue_green_service(slotted):
+    """Its live slot holds its ports (running): only a change of its files starts a second process."""
+    plan, _files = build(slotted)
+    svc = plan["entries"][0]
+    listeners = dict((str(port), [{"pid": 10, "env": {"SERVICE_NAME": svc["name"]}, "command": "python3"}])
+                     for port, _role in hostcheck.service_ports(svc))
+    reserve = hostcheck.size_mb(svc["resources"]["memory_reservation"])
+    report = {"listeners": listeners, "mem_available_mb": int(reserve) - 1, "paths": {}}
+    assert hostcheck.problems(plan, report) == []
+    found = hostcheck.problems(plan, report, changed_keys=["%s:slots" % svc["name"]])
+    assert len(found) == 1 and "%s (its new slot)" % svc["name"] in found[0], found
+    assert hostcheck.problems(plan, dict(report, mem_available_mb=int(reserve) + 1),
+                              changed_keys=[svc["name"]]) == []
