@@ -171,6 +171,7 @@ SERVICE_MODULES = {
     "alicia.platform.containers": "containers",
     "alicia.platform.supervisor_programs": "supervisor_programs",
     "alicia.platform.manual_services": "manual_services",
+    "alicia.platform.slots": "slots",
 }
 GATE_MODULE = "alicia.platform.health_gate"
 

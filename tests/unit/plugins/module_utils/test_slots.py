@@ -740,3 +740,44 @@ def test_one_pass_for_several_services(tmp_path):
     assert result["live"] == {"ai_service": "green", SERVICE: "green"}
     assert host.map_entries() == {SERVICE: "%s_green" % SERVICE, "ai_service": "ai_service_green"}
     assert len(host.gate.calls) == 1
+
+
+# ---- reconcile: HAProxy refusing or away during a switch ------------------------------------------
+
+def test_a_switch_without_haproxy_s_runtime_api_fails_and_stops_the_new_slot(tmp_path):
+    """A live slot and HAProxy not answering: no switch (it cannot be made atomic), the new slot stops."""
+    host = Host(tmp_path, reachable=False)
+    map_before = host.map.read_bytes()
+    result = host.reconcile()
+    green = Host.unit("green")
+    assert host.systemd.verbs() == ["restart %s" % green, "stop %s" % green]
+    assert host.map.read_bytes() == map_before
+    assert "does not answer: no switch without it" in result["failed_services"][SERVICE]
+    assert result["live"] == {SERVICE: "blue"}
+
+
+def test_a_refused_set_map_puts_the_map_file_back_and_stops_the_new_slot(tmp_path):
+    host = Host(tmp_path)
+
+    def refuse(line, command=host.api.command):
+        if line.startswith("set map"):
+            host.api.commands.append(line)
+            return "Permission denied.\n"
+        return command(line)
+    host.api.command = refuse
+    map_before = host.map.read_bytes()
+    result = host.reconcile()
+    green, blue = Host.unit("green"), Host.unit("blue")
+    assert host.map.read_bytes() == map_before
+    assert host.systemd.verbs() == ["restart %s" % green, "stop %s" % green]
+    assert "stop %s" % blue not in host.systemd.verbs() and "enable %s" % green not in host.systemd.verbs()
+    assert "not switched in, stopped again" in result["failed_services"][SERVICE]
+    assert result["live"] == {SERVICE: "blue"}
+
+
+def test_a_lost_map_file_starts_blue_and_stops_the_other_slot_still_running(tmp_path):
+    host = Host(tmp_path, live=None, units={Host.unit("green"): {"active": "active", "enabled": "enabled"}})
+    result = host.reconcile()
+    green, blue = Host.unit("green"), Host.unit("blue")
+    assert host.systemd.verbs() == ["restart %s" % blue, "enable %s" % blue, "stop %s" % green, "disable %s" % green]
+    assert result["live"] == {SERVICE: "blue"} and host.map_entries() == {SERVICE: "%s_blue" % SERVICE}
