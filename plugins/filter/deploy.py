@@ -54,8 +54,9 @@ def deploy_stopped(hostvars, hosts, max_fail_percentage=0):
     return _wrap("stopped", hostvars, native(hosts), native(max_fail_percentage))
 
 
-def deploy_status(history, host, health=None, last=5):
-    return _wrap("status", native(host), native(history), health=native(health), last=native(last))
+def deploy_status(history, host, health=None, last=5, slots_map=""):
+    return _wrap("status", native(host), native(history), health=native(health), last=native(last),
+                 slots_map=native(slots_map) or "")
 
 
 def deploy_status_table(rows):

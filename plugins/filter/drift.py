@@ -39,11 +39,12 @@ def _keys(plan):
 
 
 def drift_host(plan=None, batch=None, files=None, containers=None, venvs=None, supervisor=None, manual=None,
-               components=None, broker=None):
+               components=None, broker=None, slots=None):
     plan = native(plan) or {}
     return _wrap(_drift().host_findings, plan, keys=_keys(plan), batch=native(batch), files=native(files),
                  containers=native(containers), venvs=native(venvs), supervisor=native(supervisor),
-                 manual=native(manual), components=native(components), broker=native(broker))
+                 manual=native(manual), components=native(components), broker=native(broker),
+                 slots=native(slots))
 
 
 def _host_var(hostvars, host, name):

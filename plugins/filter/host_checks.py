@@ -31,8 +31,10 @@ def service_host_check_request(plan):
 
 def service_host_check_problems(plan, files=None, min_free_mb=0, memory=True):
     try:
-        return _hostcheck().problems(native(plan), (native(files) or {}).get("host") or {},
-                                     min_free_mb=int(min_free_mb or 0), check_memory=bool(memory))
+        files = native(files) or {}
+        return _hostcheck().problems(native(plan), files.get("host") or {},
+                                     min_free_mb=int(min_free_mb or 0), check_memory=bool(memory),
+                                     changed_keys=files.get("changed_keys") or [])
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("host checks: bad plan or report: %s" % exc)
 

@@ -50,9 +50,13 @@ def service_followups(plan, files=None, venvs=None):
     return _wrap("followups", native(plan), native(files), native(venvs))
 
 
-def service_plan_work(plan, files=None, containers=None, venvs=None, supervisor=None, manual=None):
+def service_plan_work(plan, files=None, containers=None, venvs=None, supervisor=None, manual=None, slots=None):
     return _wrap("plan_work", native(plan), files=native(files), containers=native(containers), venvs=native(venvs),
-                 supervisor=native(supervisor), manual=native(manual))
+                 supervisor=native(supervisor), manual=native(manual), slots=native(slots))
+
+
+def service_failed_services(canary_failure=None, slots=None, rollback=False):
+    return _wrap("failed_services", native(canary_failure), native(slots), rollback=bool(rollback))
 
 
 def service_restart_report(plan, units=None, supervisor=None, manual=None, gate=None):
@@ -104,6 +108,7 @@ class FilterModule(object):
             "service_followups": service_followups,
             "service_plan_work": service_plan_work,
             "service_restart_report": service_restart_report,
+            "service_failed_services": service_failed_services,
             "service_unhealthy_logs": service_unhealthy_logs,
             "service_gate_failed_argv": service_gate_failed_argv,
             "service_remote_endpoints": service_remote_endpoints,

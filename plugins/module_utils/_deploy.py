@@ -15,9 +15,9 @@ import re
 
 from ansible_collections.alicia.platform.plugins.module_utils._history import parse, summary
 
-STRATEGIES = ("direct", "rolling", "canary")
-# Planned (issue 16): refused with a message until it exists.
-PLANNED = ("blue_green",)
+STRATEGIES = ("direct", "rolling", "blue_green", "canary")
+# Planned: refused with a message until it exists.
+PLANNED = ()
 # Host by host, as rolling.
 SERIAL_ONE = ("rolling", "canary")
 # The canary's settings (-e canary_<name>=...): default, lowest, highest, type.
@@ -87,6 +87,14 @@ def request(catalogue, services=None, phase=None, version=None, strategy="direct
                 "deploy: strategy canary needs services behind the balancer: %s run%s one instance (field "
                 "'instances' must be more than 1: the canary is one instance at a small weight beside the others)"
                 % (", ".join(single), "s" if len(single) == 1 else ""))
+    if strategy == "blue_green":
+        single = [name for name in names if not _slotted(known[name])]
+        if single:
+            raise DeployError(
+                "deploy: strategy blue_green needs services with two slots behind the balancer: %s ha%s no field "
+                "'slot_ports' (two loopback ports, one per slot: the new release starts in the idle slot beside "
+                "the live one, and the balancer switches to it in one step)"
+                % (", ".join(single), "s" if len(single) == 1 else "ve"))
     settings = canary_settings(canary)
     serial = "1" if serial in (None, "") and strategy in SERIAL_ONE else ("100%" if serial in (None, "") else str(serial))
     if not SERIAL.match(serial):
@@ -113,6 +121,11 @@ def request(catalogue, services=None, phase=None, version=None, strategy="direct
         "max_fail_percentage": max_fail,
         "canary": settings,
     }
+
+
+def _slotted(entry):
+    """A blue-green service: two slots behind the balancer (raw ``slot_ports`` or resolved ``slot_list``)."""
+    return bool(entry.get("slot_list")) or entry.get("slot_ports") is not None
 
 
 def _balanced(entry):
@@ -230,17 +243,24 @@ def stopped(hostvars, hosts, max_fail_percentage=0, fact="_alicia_deploy_failure
     return failed * 100.0 / max(len(hosts or []), 1) > float(max_fail_percentage or 0)
 
 
-def status(host, history_text, health=None, last=5):
+def status(host, history_text, health=None, last=5, slots_map=""):
     """One host's rows for status.yml: per service its current and known-good
     versions, the bad releases' count, its health and the versions its
-    instances answer (``health``: a health_sweep result), and the last deployments."""
+    instances answer (``health``: a health_sweep result), the live slot of a
+    blue-green service (``slots_map``: the balancer's slots map file), and the last deployments."""
     doc = summary(parse(history_text or ""), last=last)
     health = _health_of(health)
+    live = {}
+    for line in (slots_map or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not parts[0].startswith("#") and parts[1].startswith(parts[0] + "_"):
+            live[parts[0]] = parts[1][len(parts[0]) + 1:]
     rows = []
     for name, entry in sorted(doc["services"].items()):
         seen = health.get(name) or {"health": "unknown", "running": None}
         rows.append({"host": host, "service": name, "current": entry["current"], "known_good": entry["known_good"],
-                     "bad": len(entry["bad"]), "health": seen["health"], "running": seen["running"]})
+                     "bad": len(entry["bad"]), "health": seen["health"], "running": seen["running"],
+                     "slot": live.get(name)})
     lines = ["%s %s %s -> %s (%s): %s%s" % (d.get("end"), d.get("service"), d.get("from"), d.get("to"),
                                             d.get("strategy"), d.get("result"),
                                             (", " + d["reason"].splitlines()[0]) if d.get("reason") else "")
@@ -273,9 +293,9 @@ def _health_of(health):
 
 def status_table(rows):
     """A fixed-width table of status rows."""
-    head = ("HOST", "SERVICE", "CURRENT", "KNOWN-GOOD", "BAD", "HEALTH", "RUNNING")
-    data = [(r["host"], r["service"], str(r["current"]), str(r["known_good"]), str(r["bad"]), str(r["health"]),
-             str(r.get("running") or "-")) for r in rows]
+    head = ("HOST", "SERVICE", "CURRENT", "SLOT", "KNOWN-GOOD", "BAD", "HEALTH", "RUNNING")
+    data = [(r["host"], r["service"], str(r["current"]), str(r.get("slot") or "-"), str(r["known_good"]),
+             str(r["bad"]), str(r["health"]), str(r.get("running") or "-")) for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in data)) if data else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(head)).rstrip()]
     for row in data:

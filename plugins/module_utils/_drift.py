@@ -151,7 +151,7 @@ def _unit_owners(the_plan):
 
 
 def service_findings(the_plan, keys=None, batch=None, files=None, containers=None, venvs=None, supervisor=None,
-                     manual=None):
+                     manual=None, slots=None):
     """``{service: [finding, ...]}`` of one host, from the platform plan's check-mode results.
 
     ``the_plan`` is the service role's plan of the host (plugins/filter/service_plan.py), ``keys`` the
@@ -223,6 +223,19 @@ def service_findings(the_plan, keys=None, batch=None, files=None, containers=Non
                                             "would be " + str(venv.get("action") or "rebuilt"),
                                             reason=venv.get("reason")))
 
+    # Blue-green: the live slot not on the declared release (it would switch), or a slot's unit to fix.
+    for result in _list(_dict(slots).get("services")):
+        result = _dict(result)
+        if result.get("action") not in (None, "keep"):
+            _add(found, result.get("service") or "service",
+                 _finding("slot", result.get("to_slot"), "would switch in with %s" % result.get("to_release"),
+                          status=("slot %s live on %s" % (result.get("from_slot"), result.get("from_release"))
+                                  if result.get("from_slot") else "no live slot")))
+        for fix in _list(result.get("fixed")):
+            verb, unit = (str(fix).split(" ", 1) + [""])[:2]
+            _add(found, result.get("service") or "service", _finding("unit", unit, "would be %s" % (
+                {"start": "started", "stop": "stopped"}.get(verb, verb + "d"))))
+
     order = names + sorted(n for n in found if n not in names)
     return dict((n, found[n]) for n in order if n in found)
 
@@ -258,7 +271,7 @@ def component_findings(spec):
 
 
 def host_findings(the_plan=None, keys=None, batch=None, files=None, containers=None, venvs=None, supervisor=None,
-                  manual=None, components=None, broker=None):
+                  manual=None, components=None, broker=None, slots=None):
     """One host's drift: ``{checked: [{name, scope}], drifted: {name: [finding]}}``.
 
     ``components`` maps each baseline component's name to its spec (``component_findings``);
@@ -281,7 +294,7 @@ def host_findings(the_plan=None, keys=None, batch=None, files=None, containers=N
             checked.append({"name": svc["name"], "scope": "service", "phase": svc.get("phase"),
                             "runtime": svc.get("runtime")})
         for name, found in service_findings(the_plan, keys=keys, batch=batch, files=files, containers=containers,
-                                            venvs=venvs, supervisor=supervisor, manual=manual).items():
+                                            venvs=venvs, supervisor=supervisor, manual=manual, slots=slots).items():
             if name not in [c["name"] for c in checked]:
                 checked.append({"name": name, "scope": "service"})
             drifted[name] = found

@@ -252,6 +252,10 @@ def service_ports(svc):
     instances = _instances(svc) if svc.get("runtime") != "docker" else []
     if instances:
         return [(int(inst["listen_port"]), "instance") for inst in instances] + [(int(svc["port"]), "balanced")]
+    slots = svc.get("slot_list") if isinstance(svc.get("slot_list"), list) else []
+    if slots:
+        # Blue-green: each slot's port (the idle one is free) and the balanced port.
+        return [(int(slot["listen_port"]), "instance") for slot in slots] + [(int(svc["port"]), "balanced")]
     if svc.get("port") is None:
         return []
     return [(int(svc["port"]), "service")]
@@ -285,7 +289,8 @@ def is_ours(svc, role, holder, settings):
         return holder.get("user") in users
     if env.get("SERVICE_NAME") == name:
         return True
-    units = set([svc.get("unit"), "alicia-%s.service" % name] + [i.get("unit") for i in _instances(svc)])
+    units = set([svc.get("unit"), "alicia-%s.service" % name] + [i.get("unit") for i in _instances(svc)]
+                + [slot.get("unit") for slot in svc.get("slot_list") or []])
     if holder.get("unit") and holder["unit"] in units:
         return True
     program = (settings.get("supervisor_prefix") or "") + name
@@ -310,13 +315,16 @@ def _holder_text(holder):
     return text + ")"
 
 
-def problems(the_plan, report, min_free_mb=0, check_memory=True):
+def problems(the_plan, report, min_free_mb=0, check_memory=True, changed_keys=()):
     """The report of ``report`` judged for the host of ``the_plan``: a list of messages ([]: ready).
 
     - a port a service needs held by a process that is not its own (``is_ours``);
     - a path (install, data directory) whose file system has less than ``min_free_mb`` free;
     - the memory reservations of the services not running yet (none of their
-      ports held by their own process) above MemAvailable (``check_memory``)."""
+      ports held by their own process), and of the new slot of each running
+      blue-green service whose files would change (``changed_keys``, the
+      check-mode files result's: its new release starts beside the live
+      one), above MemAvailable (``check_memory``)."""
     if not report:
         return []
     s = the_plan["settings"]
@@ -335,6 +343,9 @@ def problems(the_plan, report, min_free_mb=0, check_memory=True):
                              % (host, svc["name"], port, role, _holder_text(holder), holder.get("address", "?")))
         if not running:
             starting.append(svc)
+        elif svc.get("slot_list") and any(key == svc["name"] or key.startswith(svc["name"] + ":")
+                                          for key in changed_keys or ()):
+            starting.append(dict(svc, name="%s (its new slot)" % svc["name"]))
     for path, space in sorted((report.get("paths") or {}).items()):
         free = space.get("free_mb")
         if free is None:

@@ -161,6 +161,24 @@ def instances(svc):
     return list(found) if isinstance(found, list) else []
 
 
+def slots(svc, s):
+    """A blue-green service's two slots ([] for any other), each as the unit
+    template and alicia.platform.slots read it: ``name`` (``<service>-<slot>``,
+    its environment file's name), ``slot``, ``index``, ``listen_port``,
+    ``unit``, ``log`` (the service's: one slot runs at a time), ``link`` (its
+    release link under the service's home), ``env`` (its frozen copy of the
+    service's environment, written by the switch), ``backend`` and ``server``
+    (HAProxy's, as the balancer role names them)."""
+    found = svc.get("slot_list")
+    if not isinstance(found, list):
+        return []
+    return [{"name": slot["instance"], "slot": slot["name"], "index": index, "listen_port": slot["listen_port"],
+             "unit": slot["unit"], "log": svc["log"]["path"], "link": "%s/%s" % (home(svc, s), slot["name"]),
+             "env": "%s/%s.release.env" % (s["config_dir"], slot["instance"]),
+             "backend": "%s_%s" % (svc["name"], slot["name"]), "server": slot["name"]}
+            for index, slot in enumerate(found, 1)]
+
+
 def restart_settings(svc, s):
     """The catalogue's restart settings, the role's systemd values where the entry has none."""
     merged = {"max_restarts": 0, "restart_delay": s["restart_sec"], "stop_timeout": s["timeout_stop_sec"]}
@@ -174,7 +192,11 @@ def release_files(svc, s, key):
     """The files of a release under ``<install>/<service>``: the artifact in
     ``releases/<version>`` and the ``current`` link to it (switched atomically;
     a rollback is a link flip). [] for an artifact without a release."""
-    return ARTIFACT_STRATEGIES[artifact_type(svc)].release(svc, s, key)
+    found = ARTIFACT_STRATEGIES[artifact_type(svc)].release(svc, s, key)
+    if svc.get("slot_list"):
+        # Blue-green: each slot has its own link (alicia.platform.slots), no current link.
+        found = [entry for entry in found if entry.get("state") != "link"]
+    return found
 
 
 def _link(svc, s, key):

@@ -37,7 +37,8 @@ from ansible_collections.alicia.platform.plugins.module_utils._catalogue_hosts i
 
 # What the follow-ups hold (plan()["followups"] keys), each a list in the order found.
 FOLLOWUPS = ("units_restart", "units_absent", "containers_restart", "containers_absent", "programs_updated",
-             "programs_restart", "programs_absent", "manual_restart", "manual_absent", "instances_roll")
+             "programs_restart", "programs_absent", "manual_restart", "manual_absent", "instances_roll",
+             "slots_refresh")
 
 
 class ServicePlanError(ValueError):
@@ -63,6 +64,14 @@ class Systemd(object):
 
     @staticmethod
     def keys(svc, s, keys):
+        if layout.slots(svc, s):
+            # Blue-green: alicia.platform.slots compares the live slot's release and
+            # environment with these files itself; a change of the slots' units switches.
+            _key(keys, svc["name"], svc["name"], "service", "switch")
+            _key(keys, svc["name"] + ":slots", svc["name"], "slot_units", "switch", "slots_refresh", svc["name"])
+            _key(keys, svc["name"] + ":single", svc["name"], "single_unit", "stop", "units_absent",
+                 "alicia-%s.service" % svc["name"])
+            return
         _key(keys, svc["name"], svc["name"], "service", "restart", "units_restart", svc["unit"])
         if layout.instances(svc):
             # A service now run as several instances: its single-instance unit stops first (it holds the port).
@@ -72,18 +81,21 @@ class Systemd(object):
     @staticmethod
     def files(svc, s, ctx):
         name = svc["name"]
-        files = layout.release_files(svc, s, name)
+        # Blue-green: the release's code changing in place (the same version) switches slots.
+        files = layout.release_files(svc, s, name + ":slots" if layout.slots(svc, s) else name)
         unit_vars = {"svc": svc, "home": layout.home(svc, s), "after": ctx["local_deps"].get(name, []),
                      "venv": (ctx["venv_of"].get(name) or {}).get("path", ""),
                      "hardening": dict(s["systemd_hardening"], **(svc.get("systemd") or {})),
-                     "restart": layout.restart_settings(svc, s), "instance": None}
+                     "restart": layout.restart_settings(svc, s), "instance": None, "slot": None}
         files += [
             {"path": layout.data_dir(svc, s), "state": "directory", "owner": s["user"], "group": s["group"],
              "mode": "0750", "key": name},
             {"path": layout.env_file(name, s), "template": "service.env.j2", "group": s["group"], "mode": "0640",
              "secret": True, "key": name, "vars": {"env": ctx["env"](name, ctx["mqtt_broker"])}},
         ]
-        if layout.instances(svc):
+        if layout.slots(svc, s):
+            files += Systemd.slot_files(svc, s, unit_vars)
+        elif layout.instances(svc):
             files += [
                 {"path": layout.unit_path(svc["unit"]), "template": "service.target.j2", "key": name,
                  "vars": {"svc": svc}},
@@ -109,6 +121,33 @@ class Systemd(object):
                               "group": s["group"], "mode": "0640", "key": name})
             files.append({"path": layout.unit_path(svc["unit"]), "template": "service.unit.j2", "key": name,
                           "vars": unit_vars})
+        return files
+
+    @staticmethod
+    def slot_files(svc, s, unit_vars):
+        """A blue-green service's target (it pulls the live slot, the enabled one),
+        and per slot its own values (port, name, address) and its unit."""
+        name = svc["name"]
+        files = [
+            {"path": layout.unit_path(svc["unit"]), "template": "service.target.j2", "key": name + ":slots",
+             "vars": {"svc": svc}},
+            {"path": layout.unit_path("alicia-%s.service" % name), "state": "absent", "key": name + ":single"},
+        ]
+        if svc.get("settings"):
+            files.append({"path": "%s/%s.json" % (s["config_dir"], name), "content": layout.nice_json(svc["settings"]),
+                          "group": s["group"], "mode": "0640", "key": name + ":slots"})
+        for slot in layout.slots(svc, s):
+            # Registered as <service>-<slot> on the published port (the balancer's).
+            env = {"SERVICE_NAME": name, "SERVICE_INSTANCE": slot["name"], "SERVICE_PORT": str(slot["listen_port"]),
+                   "SERVICE_BIND": "127.0.0.1", "SERVICE_ADVERTISE_PORT": str(svc["port"])}
+            if svc.get("settings"):
+                env["SERVICE_CONFIG"] = "%s/%s.json" % (s["config_dir"], name)
+            files += [
+                {"path": layout.env_file(slot["name"], s), "template": "service.env.j2", "group": s["group"],
+                 "mode": "0640", "key": name + ":slots", "vars": {"env": env}},
+                {"path": layout.unit_path(slot["unit"]), "template": "service.unit.j2", "key": name + ":slots",
+                 "vars": dict(unit_vars, instance=slot, slot=slot)},
+            ]
         return files
 
 
@@ -411,6 +450,7 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
     supervisor = _by_runtime(entries, "supervisor")
     manual = _by_runtime(entries, "manual")
     multi = [svc for svc in systemd if layout.instances(svc)]
+    slotted = [svc for svc in systemd if layout.slots(svc, s)]
     python = [svc for svc in systemd if layout.artifact_type(svc) == "python_app"]
     local_groups = set(group_names or [])
 
@@ -454,6 +494,9 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
     timeouts = [spec.get("timeout", 30) for svc in entries for dep, spec in svc["depends_on"].items() if dep in remote]
 
     runners = dict((svc["name"], RUNTIMES[svc["runtime"]].runner(svc, s)) for svc in entries)
+    # Blue-green: the service is reached through the balancer (its slots are alicia.platform.slots' to watch).
+    runners.update((svc["name"], {"unit": s["balancer_unit"]}) for svc in slotted)
+    slot_units = [slot["unit"] for svc in slotted for slot in layout.slots(svc, s)]
     network = host_docker_network(catalogue, group_names) if docker else None
     return {
         "settings": s,
@@ -469,11 +512,16 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
         "restart_units": restart_units,
         "restart_unit_states": [{"name": unit, "enabled": True} for unit in restart_units],
         "stop_unit_states": [{"name": svc["unit"], "state": "stopped"} for svc in reversed(systemd)],
-        "all_units": [svc["unit"] for svc in entries] + instance_units,
+        "all_units": [svc["unit"] for svc in entries] + instance_units + slot_units,
         # Multi-instance.
         "multi": [svc["name"] for svc in multi],
         "instance_units": instance_units,
-        "balancer_units": [{"name": s["balancer_unit"], "enabled": True, "state": "started"}] if multi else [],
+        "balancer_units": ([{"name": s["balancer_unit"], "enabled": True, "state": "started"}]
+                           if multi or slotted else []),
+        # Blue-green (alicia.platform.slots), behind the balancer as well.
+        "slotted": [svc["name"] for svc in slotted],
+        "balanced": [svc["name"] for svc in entries if svc in multi or svc in slotted],
+        "slots": [slot_request(svc, s) for svc in slotted],
         # Runtime docker.
         "containers": [container(svc, s, (network or {}).get("name")) for svc in docker],
         "container_names": [Docker.container_name(svc, s) for svc in docker],
@@ -501,10 +549,26 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
     }
 
 
+def slot_request(svc, s):
+    """One service of alicia.platform.slots' ``services``."""
+    health = svc.get("health") or {}
+    probe = layout.health_probe(health, "http://127.0.0.1")
+    return {"service": svc["name"], "release": "releases/%s" % svc["version"], "env": layout.env_file(svc["name"], s),
+            "health": {"path": health.get("path", "/health"), "expect_status": probe["expect_status"],
+                       "json_field": probe["json_field"], "json_value": probe["json_value"],
+                       "timeout": probe["timeout"]},
+            "slots": [dict([(key, slot[key]) for key in ("unit", "link", "env", "backend", "server")],
+                           name=slot["slot"], port=slot["listen_port"]) for slot in layout.slots(svc, s)]}
+
+
 def removed_files(entries, s):
     """What tasks/remove.yml deletes: units, environment and settings files, the install directory (and the data with purge)."""
     files = []
     for svc in entries:
+        for slot in layout.slots(svc, s):
+            files += [{"path": layout.unit_path(slot["unit"]), "state": "absent"},
+                      {"path": layout.env_file(slot["name"], s), "state": "absent"},
+                      {"path": slot["env"], "state": "absent"}]
         for inst in layout.instances(svc):
             files += [{"path": layout.unit_path(inst["unit"]), "state": "absent"},
                       {"path": layout.env_file(inst["name"], s), "state": "absent"},
@@ -649,6 +713,13 @@ def followups(the_plan, files_result=None, venvs_result=None):
         unit = by_name[name]["unit"]
         if path in rebuilt and unit not in found["units_restart"]:
             found["units_restart"].append(unit)
+    # Blue-green: a service whose slots' units (or virtualenv) changed switches slots.
+    for name in the_plan.get("slotted", []):
+        unit = by_name[name]["unit"]
+        if unit in found["units_restart"]:
+            found["units_restart"].remove(unit)
+        if path_rebuilt(the_plan, name, rebuilt) and name not in found["slots_refresh"]:
+            found["slots_refresh"].append(name)
     # A multi-instance service behind the balancer is never restarted whole:
     # its instances roll one at a time (tasks/roll.yml), drained first.
     for name in the_plan["multi"]:
@@ -659,6 +730,11 @@ def followups(the_plan, files_result=None, venvs_result=None):
                 if layout.selected(the_plan["settings"]["instance"], inst["name"]):
                     found["instances_roll"].append(inst["unit"])
     return found
+
+
+def path_rebuilt(the_plan, name, rebuilt):
+    """Whether the virtualenv of service ``name`` is among the ``rebuilt`` paths."""
+    return the_plan["venv_of"].get(name) in rebuilt
 
 
 def roll(the_plan, followups_found, units_result=None, canary=False):
@@ -682,13 +758,14 @@ def roll(the_plan, followups_found, units_result=None, canary=False):
     return found
 
 
-def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None, manual=None):
+def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None, manual=None, slots=None):
     """The platform plan (tasks/plan.yml): the services with something to do and their phases.
 
     A service is in it when a file of its own changed, its unit (or an
     instance's, or the balancer's) is not enabled and running, its container
     or program or manual instance would change, its virtualenv is missing or
-    stale, or its wheelhouse differs.
+    stale, its wheelhouse differs, or its blue-green slots would switch or
+    have a unit to fix (``slots``: the check-mode alicia.platform.slots result).
     """
     s = the_plan["settings"]
     changed = set(_result(files, "changed_keys", []))
@@ -716,6 +793,8 @@ def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None
     programs = dict((Supervisor.program({"name": n}, s), n) for n in the_plan["by_runtime"]["supervisor"])
     work.update(programs[p] for p in _result(supervisor, "actions", {}) if p in programs)
     work.update(n for n in _result(manual, "actions", {}) if n in the_plan["manual"])
+    work.update(r["service"] for r in _result(slots, "services", [])
+                if r.get("service") in the_plan.get("slotted", []) and (r.get("action") != "keep" or r.get("fixed")))
     stale = set(_result(venvs, "changed_paths", []))
     work.update(name for name, path in the_plan["venv_of"].items() if path in stale)
     services = [svc["name"] for svc in the_plan["entries"] if svc["name"] in work]
@@ -839,6 +918,18 @@ def history_records(the_plan):
     return records
 
 
+def failed_services(canary_failure=None, slots_result=None, rollback=False):
+    """The health gate's ``failed_services``: the service of a canary that failed in
+    this run's roll (not in a rollback's gate: the rollback is what it asked for)
+    and every blue-green service whose new slot failed its gate (its ``msg``)."""
+    found = {}
+    if canary_failure and canary_failure.get("service") and not rollback:
+        found[canary_failure["service"]] = canary_failure.get("msg") or "canary failed"
+    for name, msg in ((slots_result or {}).get("failed_services") or {}).items():
+        found[name] = msg
+    return found
+
+
 def gate_failure(the_plan, failed_result, logs="", rollback=True, touched=None, units=None):
     """What a failed health gate leaves for tasks/gate.yml's rescue.
 
@@ -955,4 +1046,5 @@ def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
 
 __all__ = ["CatalogueError", "ServicePlanError", "plan", "files", "followups", "plan_work", "restart_report",
            "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "history_records",
-           "rollback_catalogue", "gate_failure_message", "roll", "keep_releases", "RUNTIMES", "FOLLOWUPS"]
+           "rollback_catalogue", "gate_failure_message", "roll", "keep_releases", "failed_services", "RUNTIMES",
+           "FOLLOWUPS"]

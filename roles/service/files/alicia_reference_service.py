@@ -14,6 +14,9 @@ Standard library and paho-mqtt only (1.6, Debian 12's python3-paho-mqtt, or
   optional  SERVICE_BIND (0.0.0.0), LOG_LEVEL (INFO), HEARTBEAT_INTERVAL (10 s),
             MQTT_KEEPALIVE (30 s), MQTT_RECONNECT_MAX_DELAY (30 s),
             SERVICE_INSTANCE (the instance's name, default SERVICE_NAME),
+            SERVICE_ADVERTISE_PORT (the port the registry entry gives, on
+            SERVICE_HOST, default SERVICE_PORT: a blue-green slot gives its
+            service's published port, the balancer's),
             SERVICE_CONFIG (a JSON object file: the instance's settings, e.g.
             seed 004's TTS engine_type, enable_coqui, coqui_model; its
             log_level and health_check_interval override LOG_LEVEL and
@@ -186,6 +189,7 @@ def load_config(env):
         "settings": settings,
         "pid_file": env.get("SERVICE_PID_FILE", "").strip() or None,
         "port": _number(env, "SERVICE_PORT", None, int, 1, 65535),
+        "advertise_port": _number(env, "SERVICE_ADVERTISE_PORT", None, int, 1, 65535),
         "version": env["SERVICE_VERSION"].strip(),
         "environment": env["ENVIRONMENT"].strip(),
         "bind": env.get("SERVICE_BIND", "").strip() or "0.0.0.0",
@@ -344,13 +348,16 @@ def heartbeat(state):
 def registry_document(state, status=None):
     """The instance's registry entry (alicia/registry/<name>/<instance>, retained)."""
     config = state["config"]
-    address = config["host"] if config["bind"] in ("0.0.0.0", "::", "") else config["bind"]
+    port = config.get("advertise_port") or config["port"]
+    # Behind the balancer (an advertised port), the service is reached on every address of the host.
+    bound = config["bind"] in ("0.0.0.0", "::", "") or config.get("advertise_port")
+    address = config["host"] if bound else config["bind"]
     if ":" in address:
         address = "[%s]" % address
     return {
         "service": config["name"], "instance": config["instance"], "host": config["host"],
-        "port": config["port"], "version": config["version"], "environment": config["environment"],
-        "health_url": "http://%s:%d/health" % (address, config["port"]),
+        "port": port, "version": config["version"], "environment": config["environment"],
+        "health_url": "http://%s:%d/health" % (address, port),
         "state": status or ("draining" if state["draining"] else "running"),
         "health": "healthy" if is_healthy(state) else "unhealthy",
         "pid": os.getpid(), "started": round(state["started_at"], 3), "timestamp": round(time.time(), 3),

@@ -25,7 +25,8 @@ def runs(tmp_path_factory, root, start_playbook):
     cases = {
         "unknown": base + ["-e", "services=tts_service,nope", "playbooks/deploy.yml"],
         "strategy": base + ["-e", "services=tts_service", "-e", "strategy=yolo", "playbooks/deploy.yml"],
-        "planned": base + ["-e", "services=tts_service", "-e", "strategy=blue_green", "playbooks/deploy.yml"],
+        "blue_green_single": base + ["-e", "services=tts_service", "-e", "strategy=blue_green",
+                                    "playbooks/deploy.yml"],
         "canary_single": base + ["-e", "services=tts_service", "-e", "strategy=canary", "playbooks/deploy.yml"],
         "version": base + ["-e", "services=tts_service", "-e", "version=../x", "playbooks/deploy.yml"],
         "nothing": base + ["playbooks/deploy.yml"],
@@ -37,8 +38,9 @@ def runs(tmp_path_factory, root, start_playbook):
 
 @pytest.mark.parametrize("case, message", [
     ("unknown", "services: nope is not a catalogue service"),
-    ("strategy", "strategy must be one of direct, rolling, canary, got 'yolo'"),
-    ("planned", "strategy blue_green is not available yet"),
+    ("strategy", "strategy must be one of direct, rolling, blue_green, canary, got 'yolo'"),
+    ("blue_green_single", "strategy blue_green needs services with two slots behind the balancer: tts_service has "
+                          "no field 'slot_ports'"),
     ("canary_single", "strategy canary needs services behind the balancer: tts_service runs one instance (field "
                       "'instances' must be more than 1"),
     ("version", "version '../x'"),

@@ -40,7 +40,7 @@ def test_a_phase_selects_its_services_and_rolling_defaults_to_one_host_a_batch()
     ({"services": "mqtt_broker"}, "services: mqtt_broker is not"),
     ({"phase": "nowhere"}, "phase 'nowhere' has no service"),
     ({"services": "tts_service", "strategy": "yolo"}, "strategy must be one of direct, rolling"),
-    ({"services": "tts_service", "strategy": "blue_green"}, "blue_green is not available yet"),
+    ({"services": "tts_service", "strategy": "blue_green"}, "tts_service has no field 'slot_ports'"),
     ({"services": "tts_service", "version": "../../etc"}, "version '../../etc'"),
     ({"services": "tts_service", "serial": "0"}, "serial must be"),
     ({"services": "tts_service", "max_fail_percentage": "x"}, "max_fail_percentage must be"),
@@ -118,16 +118,19 @@ def test_status_rows_and_table():
     sweep = {"results": [{"service": "tts", "status": "healthy", "version": "2.0"},
                          {"service": "stt", "status": "healthy", "version": "1.0"},
                          {"service": "stt", "status": "unhealthy", "version": "1.1"}]}
-    out = deploy.status("h", json.dumps(doc), health=sweep, last=2)
+    out = deploy.status("h", json.dumps(doc), health=sweep, last=2,
+                        slots_map="# the live slots\ntts tts_green\nother other_blue\n")
     rows = dict((r["service"], r) for r in out["services"])
+    assert (rows["tts"]["slot"], rows["stt"]["slot"]) == ("green", None)
     assert (rows["tts"]["current"], rows["tts"]["known_good"], rows["tts"]["bad"]) == ("3.0", "2.0", 1)
     assert (rows["tts"]["health"], rows["tts"]["running"]) == ("healthy", "2.0")
     assert (rows["stt"]["health"], rows["stt"]["running"]) == ("unhealthy", "1.0,1.1")
     assert len(out["deployments"]) == 2
     assert out["deployment_lines"][-1] == "e tts 2.0 -> 3.0 (direct): failed, HTTP 503"
     table = deploy.status_table(out["services"])
-    assert table[0].split() == ["HOST", "SERVICE", "CURRENT", "KNOWN-GOOD", "BAD", "HEALTH", "RUNNING"]
-    assert table[2].split() == ["h", "tts", "3.0", "2.0", "1", "healthy", "2.0"]
+    assert table[0].split() == ["HOST", "SERVICE", "CURRENT", "SLOT", "KNOWN-GOOD", "BAD", "HEALTH", "RUNNING"]
+    assert table[1].split()[1] == "stt" and table[1].split()[3] == "-"  # not blue-green: no slot
+    assert table[2].split() == ["h", "tts", "3.0", "green", "2.0", "1", "healthy", "2.0"]
     assert deploy.status("h", "")["services"] == []
 
 

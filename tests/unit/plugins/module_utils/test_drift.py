@@ -127,6 +127,31 @@ def test_a_stale_virtualenv_is_named_for_the_services_that_use_it():
                              "reason": "requirements or options changed"}
 
 
+def test_a_blue_green_service_off_its_release_or_with_a_unit_to_fix(resolve):
+    """The check-mode alicia.platform.slots result: a switch it would make, the unit verbs it would take."""
+    plan = {"entries": [{"name": "ai", "unit": "alicia-ai.target", "phase": "voice", "runtime": "systemd"},
+                        {"name": "bg", "unit": "alicia-bg.target", "phase": "voice", "runtime": "systemd"}],
+            "slotted": ["ai", "bg"]}
+    slots = {"services": [
+        {"service": "ai", "action": "switch", "from_slot": "blue", "to_slot": "green", "from_release": "releases/1",
+         "to_release": "releases/2", "switched": True, "failed": False},
+        {"service": "bg", "action": "keep", "from_slot": "blue", "to_slot": "blue", "to_release": "releases/1",
+         "fixed": ["start alicia-bg-blue.service", "disable alicia-bg-green.service"]},
+    ]}
+    found = drift.service_findings(plan, slots=slots)
+    assert found["ai"] == [{"kind": "slot", "target": "green", "state": "would switch in with releases/2",
+                            "status": "slot blue live on releases/1"}]
+    assert found["bg"] == [{"kind": "unit", "target": "alicia-bg-blue.service", "state": "would be started"},
+                           {"kind": "unit", "target": "alicia-bg-green.service", "state": "would be disabled"}]
+    assert drift.service_findings(plan, slots={"services": [dict(slots["services"][1], fixed=[])]}) == {}
+    # And the platform plan puts such a service to work (its phase runs), not one kept as it is.
+    real, _batch = build(resolve, ["ai_service"], overrides={"ai_service": {"slot_ports": [9020, 9021]}})
+    switch = {"services": [dict(slots["services"][0], service="ai_service")]}
+    assert sp.plan_work(real, slots=switch) == {"services": ["ai_service"], "phases": ["voice"]}
+    keep = {"services": [dict(slots["services"][1], service="ai_service", fixed=[])]}
+    assert sp.plan_work(real, slots=keep) == {"services": [], "phases": []}
+
+
 def test_the_baseline_and_the_broker_components():
     components = {
         "packages": {"missing": ["nftables"]},
