@@ -39,11 +39,23 @@ def host_of(service):
     return name
 
 
+def live_slot(service):
+    """The live slot of a blue-green service, from the balancer's slots map on its host."""
+    text = get_host(host_of(service)).file("/etc/haproxy/alicia-slots.map").content_string
+    [backend] = [line.split()[1] for line in text.splitlines()
+                 if line.strip() and not line.startswith("#") and line.split()[0] == service]
+    return backend[len(service) + 1:]
+
+
 def expected():
     """(service, instance) -> (host, port) of every deployed instance."""
     found = {}
     for name, entry in CATALOGUE.items():
         if entry["kind"] != "service":
+            continue
+        if entry.get("slot_list"):
+            # Blue-green: the live slot registers, on the published port.
+            found[(name, "%s-%s" % (name, live_slot(name)))] = (host_of(name), entry["port"])
             continue
         for inst in entry["instance_list"] or [{"name": name, "listen_port": entry["listen_port"]}]:
             found[(name, inst["name"])] = (host_of(name), inst["listen_port"])
@@ -108,7 +120,7 @@ def publish_retained(broker):
 
 def test_every_deployed_instance_is_registered_with_its_host_port_and_version():
     want = expected()
-    assert len(want) == 23  # 22 services, tts_service as two instances
+    assert len(want) == 23  # 22 services, tts_service as two instances, ai_service's live slot
 
     def complete():
         return set(discover()[0]) >= set(want)
