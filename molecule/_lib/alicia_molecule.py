@@ -210,6 +210,21 @@ def recap(output, host=None):
     return found[host]
 
 
+def task_status(output, task, host):
+    """What a run's ``output`` printed for ``host`` under the first task whose name ends with ``task``
+    (``ok``, ``changed``, ``skipping``, ``fatal``...; the first item's for a loop), or None when the task
+    or the host's line is not there."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("TASK [") and line.split("]")[0].endswith(task):
+            for after in lines[index + 1:]:
+                if after.startswith("TASK [") or after.startswith("PLAY "):
+                    return None
+                if (": [%s]" % host) in after:
+                    return after.split(":")[0]
+    return None
+
+
 # GET url every `pause` s until the stop file appears (at most `limit` s):
 # failures, versions seen in order, p99 latency.
 LOAD = r'''

@@ -23,8 +23,9 @@ description:
     or the end of the run); the plays of one phase (C(serial) batches, several
     imports) add up.
   - B(Services) - from the results of the modules C(alicia.platform.units),
-    C(alicia.platform.containers), C(alicia.platform.supervisor_programs) and
-    C(alicia.platform.manual_services) (their per-unit, per-container,
+    C(alicia.platform.containers), C(alicia.platform.supervisor_programs),
+    C(alicia.platform.manual_services), C(alicia.platform.slots) and
+    C(alicia.platform.roll) (their per-unit, per-container,
     per-program and per-service actions; the names lose their C(alicia-) or
     C(alicia_) prefix and C(.service) suffix). A service is I(deployed) on a
     host when it was started, created, added, restarted, recreated, updated or
@@ -172,6 +173,7 @@ SERVICE_MODULES = {
     "alicia.platform.supervisor_programs": "supervisor_programs",
     "alicia.platform.manual_services": "manual_services",
     "alicia.platform.slots": "slots",
+    "alicia.platform.roll": "roll",
 }
 GATE_MODULE = "alicia.platform.health_gate"
 

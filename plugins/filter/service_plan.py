@@ -55,13 +55,13 @@ def service_plan_work(plan, files=None, containers=None, venvs=None, supervisor=
                  supervisor=native(supervisor), manual=native(manual), slots=native(slots))
 
 
-def service_failed_services(canary_failure=None, slots=None, rollback=False):
-    return _wrap("failed_services", native(canary_failure), native(slots), rollback=bool(rollback))
+def service_failed_services(roll_failure=None, slots=None, rollback=False):
+    return _wrap("failed_services", native(roll_failure), native(slots), rollback=bool(rollback))
 
 
-def service_restart_report(plan, units=None, supervisor=None, manual=None, gate=None):
+def service_restart_report(plan, units=None, supervisor=None, manual=None, gate=None, slots=None):
     return _wrap("restart_report", native(plan), units=native(units), supervisor=native(supervisor),
-                 manual=native(manual), gate=native(gate))
+                 manual=native(manual), gate=native(gate), slots=native(slots))
 
 
 def service_unhealthy_logs(plan, unhealthy=None, containers=None):
@@ -94,8 +94,14 @@ def service_gate_failure_message(failure, host, scope, rollback_to=None, rollbac
                  native(rollback_msg))
 
 
-def service_roll(plan, followups, units=None, canary=False):
-    return _wrap("roll", native(plan), native(followups), native(units), canary=bool(native(canary)))
+def service_roll(plan, followups, units=None, canary=False, canary_weight=None):
+    weight = native(canary_weight)
+    return _wrap("roll", native(plan), native(followups), native(units), canary=bool(native(canary)),
+                 canary_weight=None if weight in (None, "") else int(weight))
+
+
+def service_roll_outcome(canaries=None, watches=None, rest=None):
+    return _wrap("roll_outcome", native(canaries), native(watches), native(rest))
 
 
 class FilterModule(object):
@@ -109,6 +115,7 @@ class FilterModule(object):
             "service_plan_work": service_plan_work,
             "service_restart_report": service_restart_report,
             "service_failed_services": service_failed_services,
+            "service_roll_outcome": service_roll_outcome,
             "service_unhealthy_logs": service_unhealthy_logs,
             "service_gate_failed_argv": service_gate_failed_argv,
             "service_remote_endpoints": service_remote_endpoints,

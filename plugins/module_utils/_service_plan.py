@@ -480,7 +480,8 @@ def plan(catalogue, names, group_names, host, groups=None, settings=None):
                     if layout.selected(s["instance"], inst["name"])]
         restart_units = selected
     else:
-        restart_units = [svc["unit"] for svc in systemd if svc not in multi] + instance_units
+        # A blue-green service restarts in its other slot (alicia.platform.slots), never in place.
+        restart_units = [svc["unit"] for svc in systemd if svc not in multi and svc not in slotted] + instance_units
     wanted = ([svc["unit"] for svc in systemd] + instance_units + ([s["docker_unit"]] if docker else [])
               + ([s["supervisor_unit"]] if supervisor else []))
 
@@ -721,7 +722,7 @@ def followups(the_plan, files_result=None, venvs_result=None):
         if path_rebuilt(the_plan, name, rebuilt) and name not in found["slots_refresh"]:
             found["slots_refresh"].append(name)
     # A multi-instance service behind the balancer is never restarted whole:
-    # its instances roll one at a time (tasks/roll.yml), drained first.
+    # its instances roll one at a time (alicia.platform.roll), drained first.
     for name in the_plan["multi"]:
         svc = by_name[name]
         if svc["unit"] in found["units_restart"]:
@@ -737,25 +738,50 @@ def path_rebuilt(the_plan, name, rebuilt):
     return the_plan["venv_of"].get(name) in rebuilt
 
 
-def roll(the_plan, followups_found, units_result=None, canary=False):
-    """The instances tasks/roll.yml restarts one at a time: those of the
+def roll(the_plan, followups_found, units_result=None, canary=False, canary_weight=None):
+    """The instances alicia.platform.roll restarts one at a time: those of the
     follow-ups that were running before this run (an instance the units call
     just started has nothing to drain), each with its balancer backend and
-    server and its own health endpoint. With ``canary``, the first of each
-    service is its canary (``canary: true``) when another instance keeps
-    serving the previous release beside it."""
+    server and its own health endpoint. ``{canaries, rest}``: with ``canary``,
+    the first of each service is its canary (rolled first, back in rotation
+    at ``canary_weight``, watched before the rest) when another instance keeps
+    serving the previous release beside it; every other instance is in ``rest``."""
     started = set(_result(units_result, "started", []))
     endpoints = dict((e["service"], e) for e in the_plan["endpoints"])
-    found = []
+    found = {"canaries": [], "rest": []}
     for svc in the_plan["entries"]:
         rolled = [inst for inst in layout.instances(svc)
                   if inst["unit"] in followups_found.get("instances_roll", []) and inst["unit"] not in started]
         for index, inst in enumerate(rolled):
-            found.append({"service": svc["name"], "instance": inst["name"], "unit": inst["unit"],
-                          "backend": svc["name"], "server": inst["name"],
-                          "endpoint": endpoints.get(inst["name"]),
-                          "canary": bool(canary) and index == 0 and len(layout.instances(svc)) > 1})
+            item = {"service": svc["name"], "instance": inst["name"], "unit": inst["unit"],
+                    "backend": svc["name"], "server": inst["name"], "endpoint": endpoints.get(inst["name"])}
+            if canary and index == 0 and len(layout.instances(svc)) > 1:
+                found["canaries"].append(dict(item, weight=canary_weight))
+            else:
+                found["rest"].append(item)
     return found
+
+
+def roll_outcome(canaries=None, watches=None, rest=None):
+    """What this run's roll did, for the gate and its rollback (tasks/main.yml):
+    ``{touched, failure}``. ``canaries`` and ``rest``: the alicia.platform.roll
+    results (skipped: nothing rolled); ``watches``: the alicia.platform.canary
+    loop's ``results``. ``touched``: the instances restarted; ``failure``
+    (``{service, instance, msg}``, or ``{}``): the first instance that did not
+    turn healthy after its restart, or the first canary that failed its window."""
+    touched = list(_result(canaries, "rolled", [])) + list(_result(rest, "rolled", []))
+    failure = _result(canaries, "failed_instance", None)
+    if not failure:
+        for watch in watches or []:
+            if not isinstance(watch, dict) or watch.get("skipped") or watch.get("passed"):
+                continue
+            item = watch.get(watch.get("ansible_loop_var") or "item") or {}
+            failure = {"service": item.get("service"), "instance": item.get("instance"),
+                       "msg": watch.get("msg") or "canary %s failed" % item.get("instance")}
+            break
+    if not failure:
+        failure = _result(rest, "failed_instance", None)
+    return {"touched": touched, "failure": dict(failure or {})}
 
 
 def plan_work(the_plan, files=None, containers=None, venvs=None, supervisor=None, manual=None, slots=None):
@@ -812,15 +838,22 @@ def _gate_text(probe):
     return "%s (HTTP %s in %s ms)" % (state, probe.get("status", "-"), round(probe.get("latency", 0) * 1000, 1))
 
 
-def restart_report(the_plan, units=None, supervisor=None, manual=None, gate=None):
-    """tasks/restart.yml's report: per service (and instance), what was done, its new PID and what the gate saw."""
+def restart_report(the_plan, units=None, supervisor=None, manual=None, gate=None, slots=None):
+    """tasks/restart.yml's report: per service (and instance), what was done, its new PID and what the gate
+    saw; for a blue-green service (``slots``: the alicia.platform.slots result) the switch to its other slot."""
     s = the_plan["settings"]
     host = the_plan["host"]
     probes = dict((r.get("service"), r) for r in _result(gate, "results", []))
     restarted = _result(units, "units", {})
+    switched = dict((r.get("service"), r) for r in _result(slots, "services", []))
     lines = []
     for svc in the_plan["entries"]:
         name = svc["name"]
+        if name in the_plan.get("slotted", []):
+            done = switched.get(name) or {}
+            lines.append("%s on %s: %s, %s" % (name, host, done.get("msg") or "unchanged",
+                                               _gate_text(probes.get(name) or {})))
+            continue
         if layout.instances(svc) and svc["runtime"] == "systemd":
             for inst in layout.instances(svc):
                 if not layout.selected(s["instance"], inst["name"]):
@@ -918,13 +951,15 @@ def history_records(the_plan):
     return records
 
 
-def failed_services(canary_failure=None, slots_result=None, rollback=False):
-    """The health gate's ``failed_services``: the service of a canary that failed in
-    this run's roll (not in a rollback's gate: the rollback is what it asked for)
-    and every blue-green service whose new slot failed its gate (its ``msg``)."""
+def failed_services(roll_failure=None, slots_result=None, rollback=False):
+    """The health gate's ``failed_services``: the service of a canary that failed
+    its window or of an instance that did not turn healthy in this run's roll
+    (``roll_outcome``'s ``failure``; not in a rollback's gate: the rollback is
+    what it asked for) and every blue-green service whose new slot failed its
+    gate (its ``msg``)."""
     found = {}
-    if canary_failure and canary_failure.get("service") and not rollback:
-        found[canary_failure["service"]] = canary_failure.get("msg") or "canary failed"
+    if roll_failure and roll_failure.get("service") and not rollback:
+        found[roll_failure["service"]] = roll_failure.get("msg") or "canary failed"
     for name, msg in ((slots_result or {}).get("failed_services") or {}).items():
         found[name] = msg
     return found
@@ -937,7 +972,7 @@ def gate_failure(the_plan, failed_result, logs="", rollback=True, touched=None, 
     service -> its last known-good release); ``logs``: the last lines of the
     unhealthy services' logs; ``rollback``: whether to roll back
     (service_rollback); ``touched``: the instances this run's roll restarted
-    (tasks/roll.yml), ``units``: the units call's result (its ``started``).
+    (alicia.platform.roll), ``units``: the units call's result (its ``started``).
     Returns ``{msg, logs, rollback, versions, pending, instances, claim}``:
     ``versions`` the versions that failed, ``pending`` the rollback to carry
     out (empty without ``rollback``), ``instances`` the instances of its
@@ -1046,5 +1081,5 @@ def remote_endpoints(the_plan, catalogue, hostvars=None, groups=None):
 
 __all__ = ["CatalogueError", "ServicePlanError", "plan", "files", "followups", "plan_work", "restart_report",
            "unhealthy_logs", "gate_failed_services", "gate_failed_argv", "remote_endpoints", "history_records",
-           "rollback_catalogue", "gate_failure_message", "roll", "keep_releases", "failed_services", "RUNTIMES",
-           "FOLLOWUPS"]
+           "rollback_catalogue", "gate_failure_message", "roll", "roll_outcome", "keep_releases", "failed_services",
+           "RUNTIMES", "FOLLOWUPS"]

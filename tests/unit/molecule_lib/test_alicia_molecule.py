@@ -20,7 +20,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, "molecule", "_lib"))
 import alicia_molecule  # noqa: E402
-from alicia_molecule import health_of, recap, recaps, run_playbook  # noqa: E402
+from alicia_molecule import health_of, recap, recaps, run_playbook, task_status  # noqa: E402
 
 OUTPUT = """PLAY RECAP *********************************************************************
 alicia-multihost-app1      : ok=12   changed=3    unreachable=0    failed=0    skipped=4    rescued=0    ignored=0
@@ -44,6 +44,22 @@ def test_recap_of_a_host_and_of_the_only_host():
     assert recap(OUTPUT, "alicia-multihost-app2") == {"ok": 7, "changed": 0, "unreachable": 1, "failed": 2}
     assert recap("PLAY RECAP ***\nalicia-default : ok=5 changed=1 unreachable=0 failed=0 skipped=2\n") == {
         "ok": 5, "changed": 1, "unreachable": 0, "failed": 0}
+
+
+def test_task_status_of_a_host_under_a_task():
+    out = ("TASK [alicia.platform.service : Service | the canaries rolled first] ****\n"
+           "changed: [app1]\nok: [app2]\n\n"
+           "TASK [alicia.platform.service : Service | each canary watched at the balancer] ****\n"
+           "skipping: [app2] => (item=b-1)\nchanged: [app1] => (item=a-1)\n\n"
+           "TASK [alicia.platform.service : Service | the other instances rolled] ****\n"
+           "skipping: [app2]\n\nPLAY RECAP ****\napp1 : ok=3\n")
+    assert task_status(out, "the canaries rolled first", "app1") == "changed"
+    assert task_status(out, "the canaries rolled first", "app2") == "ok"
+    assert task_status(out, "each canary watched at the balancer", "app1") == "changed"
+    assert task_status(out, "each canary watched at the balancer", "app2") == "skipping"
+    # The host has no line under the task, or no such task.
+    assert task_status(out, "the other instances rolled", "app1") is None
+    assert task_status(out, "a task that did not run", "app1") is None
 
 
 @pytest.mark.parametrize("host", ["alicia-multihost-app3", None])

@@ -244,7 +244,7 @@ def test_a_rebuilt_virtualenv_restarts_exactly_its_services(resolve, app):
 def test_a_multi_instance_service_stops_its_single_unit(resolve):
     _, plan, _ = build(resolve, {"tts_service": {"instances": 2, "instance_ports": [9201, 9202]}}, ["tts_service"])
     got = sp.followups(plan, {"changed_keys": ["tts_service", "tts_service:single"]})
-    # Never restarted whole: its instances roll one at a time (tasks/roll.yml).
+    # Never restarted whole: its instances roll one at a time (alicia.platform.roll).
     assert got["units_restart"] == []
     assert got["instances_roll"] == ["alicia-tts_service-1.service", "alicia-tts_service-2.service"]
     assert got["units_absent"] == ["alicia-tts_service.service"]
@@ -359,23 +359,56 @@ def test_the_roll_skips_instances_the_units_call_just_started_and_names_backend_
     found = sp.followups(plan, {"changed_keys": ["tts_service"]})
     first, second = found["instances_roll"]
     rolled = sp.roll(plan, found, {"started": [first]})
-    assert [r["unit"] for r in rolled] == [second]
-    (only,) = rolled
+    assert rolled["canaries"] == [] and [r["unit"] for r in rolled["rest"]] == [second]
+    (only,) = rolled["rest"]
     assert (only["backend"], only["server"]) == ("tts_service", only["instance"])
     assert only["endpoint"]["url"] == "http://127.0.0.1:9202/health" and only["endpoint"]["unit"] == second
-    assert sp.roll(plan, found, {"started": [first, second]}) == []
-    assert only["canary"] is False
+    assert sp.roll(plan, found, {"started": [first, second]}) == {"canaries": [], "rest": []}
+    # What alicia.platform.roll takes, nothing else.
+    assert sorted(only) == ["backend", "endpoint", "instance", "server", "service", "unit"]
 
 
 def test_with_canary_the_first_instance_rolled_of_each_service_is_its_canary(resolve):
     overrides = {"tts_service": {"instances": 3, "instance_ports": [9201, 9202, 9203]}}
     _, plan, _ = build(resolve, overrides, ["tts_service"])
     found = sp.followups(plan, {"changed_keys": ["tts_service"]})
-    assert [r["canary"] for r in sp.roll(plan, found, {}, canary=True)] == [True, False, False]
-    assert [r["canary"] for r in sp.roll(plan, found, {}, canary=False)] == [False, False, False]
+    rolled = sp.roll(plan, found, {}, canary=True, canary_weight=10)
+    assert [(r["instance"], r["weight"]) for r in rolled["canaries"]] == [("tts_service-1", 10)]
+    assert [r["instance"] for r in rolled["rest"]] == ["tts_service-2", "tts_service-3"]
+    assert not [r for r in rolled["rest"] if "weight" in r]
+    rolled = sp.roll(plan, found, {}, canary=False, canary_weight=10)
+    assert rolled["canaries"] == [] and len(rolled["rest"]) == 3
     # The first instance just started (nothing to drain): the next one rolled is the canary.
-    rolled = sp.roll(plan, found, {"started": [found["instances_roll"][0]]}, canary=True)
-    assert [(r["instance"], r["canary"]) for r in rolled] == [("tts_service-2", True), ("tts_service-3", False)]
+    rolled = sp.roll(plan, found, {"started": [found["instances_roll"][0]]}, canary=True, canary_weight=10)
+    assert [r["instance"] for r in rolled["canaries"]] == ["tts_service-2"]
+    assert [r["instance"] for r in rolled["rest"]] == ["tts_service-3"]
+
+
+def test_the_roll_outcome_lists_the_instances_restarted_and_the_first_failure():
+    skipped = {"skipped": True, "changed": False}
+    # No canary, a good roll.
+    assert sp.roll_outcome(skipped, [], {"rolled": ["a-1", "a-2"], "failed_instance": None}) == {
+        "touched": ["a-1", "a-2"], "failure": {}}
+    # An instance that did not turn healthy.
+    bad = {"service": "a", "instance": "a-1", "msg": "a-1: not healthy"}
+    assert sp.roll_outcome(skipped, [], {"rolled": ["a-1"], "failed_instance": bad}) == {
+        "touched": ["a-1"], "failure": bad}
+    # A canary that failed its window (the rest was not rolled); a skipped watch is no verdict.
+    watches = [{"skipped": True, "_service_roll_canary": {"service": "b", "instance": "b-1"},
+                "ansible_loop_var": "_service_roll_canary"},
+               {"passed": False, "msg": "error rate 50 % over 1 %", "ansible_loop_var": "_service_roll_canary",
+                "_service_roll_canary": {"service": "a", "instance": "a-1"}}]
+    got = sp.roll_outcome({"rolled": ["a-1"], "failed_instance": None}, watches, skipped)
+    assert got == {"touched": ["a-1"], "failure": {"service": "a", "instance": "a-1",
+                                                   "msg": "error rate 50 % over 1 %"}}
+    # A good canary, then the rest.
+    good = [{"passed": True, "msg": "ok", "ansible_loop_var": "_service_roll_canary",
+             "_service_roll_canary": {"service": "a", "instance": "a-1"}}]
+    assert sp.roll_outcome({"rolled": ["a-1"], "failed_instance": None}, good,
+                           {"rolled": ["a-2"], "failed_instance": None}) == {"touched": ["a-1", "a-2"], "failure": {}}
+    # A canary that did not turn healthy: its roll's failure.
+    assert sp.roll_outcome({"rolled": ["a-1"], "failed_instance": bad}, [], skipped)["failure"] == bad
+    assert sp.roll_outcome(None, None, None) == {"touched": [], "failure": {}}
 
 
 def test_the_failed_gate_marks_the_services_it_named_and_tails_their_logs(resolve, tmp_path):
