@@ -469,6 +469,18 @@ def _instance_name_clashes(catalogue):
                                  % (instance, owners[instance])))
             else:
                 owners[instance] = name
+    # A blue-green service's slots are units alicia-<service>-<slot>.service too.
+    for name, entry in catalogue.items():
+        if not isinstance(entry, dict) or entry.get("kind", "service") != "service" or not entry.get("slot_ports"):
+            continue
+        for slot in SLOTS:
+            unit = "%s-%s" % (name, slot)
+            if unit in catalogue:
+                found.append(fmt(name, "slot_ports", "slot %s would be unit alicia-%s.service, the unit of service "
+                                 "'%s'" % (slot, unit, unit)))
+            elif unit in owners:
+                found.append(fmt(name, "slot_ports", "slot %s would be unit alicia-%s.service, the unit of instance "
+                                 "'%s' of service '%s'" % (slot, unit, unit, owners[unit])))
     return found
 
 

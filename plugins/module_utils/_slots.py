@@ -363,7 +363,7 @@ def actions_of(result):
     if result["failed"]:
         return []
     if result["action"] == "switch" and result["switched"]:
-        return ["updated"]
+        return ["restarted"] if result.get("restart") else ["updated"]
     if result["action"] == "install" and result["switched"]:
         return ["started"]
     verbs = [fix.split()[0] for fix in result.get("fixed") or []]
@@ -377,6 +377,7 @@ def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=ti
         raise SlotsError("; ".join(problems))
     services = params["services"]
     refresh = set(params.get("refresh") or [])
+    restart = set(params.get("restart") or [])
     live = parse_map((_read(params["map"]) or b"").decode("utf-8", "replace"))
     units = read_units(run, [slot["unit"] for svc in services for slot in svc["slots"]])
     haproxy = True
@@ -395,17 +396,22 @@ def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=ti
     results, changed = [], False
     for svc in services:
         state = read_state(svc, live, units)
-        plan = decide(svc, state, refresh=svc["service"] in refresh)
+        restarted = svc["service"] in restart and state["links"].get(state["live"]) is not None
+        if restarted:
+            # A restart: the live slot's own release goes to the idle slot (never the catalogue's newer one).
+            svc = dict(svc, release=state["links"][state["live"]])
+        plan = decide(svc, state, refresh=svc["service"] in refresh or restarted)
         if plan["action"] == "keep":
             fixes = _fix_units(svc, state, plan["to"], run, check_mode)
             changed = changed or bool(fixes)
             results.append({"service": svc["service"], "action": "keep", "from_slot": plan["to"],
                             "to_slot": plan["to"], "from_release": state["links"].get(plan["to"]),
-                            "to_release": svc["release"], "switched": False, "failed": False, "fixed": fixes,
+                            "to_release": svc["release"], "switched": False, "failed": False, "restart": False,
+                            "fixed": fixes,
                             "msg": "%s: slot %s serves %s" % (svc["service"], plan["to"], svc["release"])})
             continue
         changed = True
-        results.append(switch(svc, state, plan, ctx))
+        results.append(dict(switch(svc, state, plan, ctx), restart=restarted))
     return {
         "changed": changed,
         "services": results,

@@ -71,6 +71,14 @@ options:
     type: list
     elements: str
     default: []
+  restart:
+    description:
+      - Services restarted without an outage (C(playbooks/restart.yml)). The idle slot gets the live slot's own
+        release (whatever the wanted one) and the service's current environment, and is switched in as above.
+        A service with no live slot gets its first slot, as without this option.
+    type: list
+    elements: str
+    default: []
   map:
     description: The slots map HAProxy's configuration reads.
     type: path
@@ -153,8 +161,8 @@ RETURN = r"""
 services:
   description:
     - Per service, C(action) (C(keep), C(switch), C(install)), C(from_slot), C(to_slot), C(from_release),
-      C(to_release), C(switched), C(failed), C(msg); for a switch its C(gate), C(switch_seconds) and
-      C(drained); for a kept service the unit verbs it took (C(fixed)).
+      C(to_release), C(switched), C(failed), C(restart) (a switch asked by O(restart)), C(msg); for a switch
+      its C(gate), C(switch_seconds) and C(drained); for a kept service the unit verbs it took (C(fixed)).
   returned: always
   type: list
   elements: dict
@@ -169,7 +177,8 @@ failed_services:
   sample: {tts_service: "tts_service: slot green (releases/1.4.0) failed its gate, stopped again; ..."}
 actions:
   description: What was done to each service, as the deployment report reads it (C(updated) a switch,
-    C(started) a first slot, C(started)/C(stopped)/C(enabled)/C(disabled) a unit fixed).
+    C(restarted) a switch asked by O(restart), C(started) a first slot, C(started)/C(stopped)/C(enabled)/C(disabled)
+    a unit fixed).
   returned: always
   type: dict
   sample: {tts_service: [updated]}
@@ -201,6 +210,7 @@ def run_module():
                 slots=dict(type="list", elements="dict", required=True),
             )),
             refresh=dict(type="list", elements="str", default=[]),
+            restart=dict(type="list", elements="str", default=[]),
             map=dict(type="path", default="/etc/haproxy/alicia-slots.map"),
             socket=dict(type="path", default="/run/haproxy/admin.sock"),
             timeout=dict(type="float", default=90),

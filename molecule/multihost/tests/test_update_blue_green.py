@@ -16,8 +16,10 @@ Mosquitto 2 shared subscription: two versions run during the switch):
 - a release that exits at start: the run fails naming the service, the slot
   and both versions; green served throughout (same process, no failed
   request); the failed slot is stopped again; the history marks it bad;
-- rollback.yml: back to the first slot on the scenario's release, no request failed.
-The scenario's release is live in the first slot again at the end. Runs after
+- rollback.yml: back to the first slot on the scenario's release, no request failed;
+- restart.yml: the second slot starts on the live slot's release (the
+  scenario's), is gated and switched in: no request failed, a new process.
+The scenario's release is live at the end (in the second slot). Runs after
 test_drift.py and test_registry.py (file order, named test_update_*):
 deploy.yml runs without the converge's play that gives each host its
 scenario address."""
@@ -270,3 +272,22 @@ def test_rollback_switches_back_to_the_previous_slot_with_no_failed_request(app1
     assert rc == 0, out[-4000:]
     slots_task = out.split("switched at the balancer in one step]", 1)[1].split("TASK [", 1)[0]
     assert "ok: [%s]" % APP1 in slots_task, slots_task
+
+
+def test_restart_switches_to_the_other_slot_on_the_same_release_with_no_failed_request(
+        app1, app2, app1_address, first, second):
+    before = slot_state(app1)[0][first][2]
+    with load(app2, app1_address) as http:
+        rc, out = run_playbook(os.path.join(PROJECT, "playbooks", "restart.yml"), "-e", "service=%s" % NAME)
+        seen = http.result()
+    out = " ".join(out.split())
+    print("restart of %s (a switch) under load: %s" % (NAME, seen))
+    assert rc == 0, out[-4000:]
+    assert "%s on %s: %s: slot %s now serves releases/%s (slot %s, releases/%s, stopped, installed), healthy" % (
+        NAME, APP1, NAME, second, GOOD, first, GOOD) in out, out[-4000:]
+    assert seen["failed"] == 0 and seen["ok"] > 20 and seen["versions"] == [GOOD], seen
+    slots, in_file, live = slot_state(app1)
+    assert slots[second][:2] == ("active", "enabled") and slots[second][3] == "releases/%s" % GOOD, slots
+    assert slots[second][2] not in (0, before), slots
+    assert slots[first][:3] == ("inactive", "disabled", 0), slots
+    assert in_file == live == ["%s_%s" % (NAME, second)], (in_file, live)

@@ -124,6 +124,18 @@ def test_a_slot_port_clash_names_slot_ports(resolve):
         assert any(field == "slot_ports" for field, _ in problems), problems
 
 
+def test_a_slot_whose_unit_is_another_instance_s_names_slot_ports(resolve):
+    catalogue = resolve({"tts_service": {"slot_ports": list(PORTS)},
+                         "stt_service": {"instances": 2, "instance_ports": [18201, 18202],
+                                         "instance_names": ["tts_service-green", "stt-2"]}})
+    assert ("slot_ports", "slot green would be unit alicia-tts_service-green.service, the unit of instance "
+                          "'tts_service-green' of service 'stt_service'") in field_errors(catalogue)
+    # Without the slots, the same instance name is fine.
+    catalogue = resolve({"stt_service": {"instances": 2, "instance_ports": [18201, 18202],
+                                         "instance_names": ["tts_service-green", "stt-2"]}})
+    assert field_errors(catalogue) == [] and field_errors(catalogue, "stt_service") == []
+
+
 def test_a_slot_service_needs_a_health_check_the_balancer_can_run(resolve):
     catalogue = resolve({"tts_service": {"slot_ports": list(PORTS),
                                          "health": {"path": "/health", "json_field": "st atus"}}})
@@ -213,6 +225,24 @@ def test_the_plan_of_a_slot_service(slotted):
     assert "/etc/alicia/tts_service.env" in paths(files, "tts_service")
     assert "alicia-tts_service-blue.service" in plan["all_units"]
     assert "alicia-tts_service-green.service" in plan["all_units"]
+
+
+def test_a_restart_switches_a_slot_service_never_restarts_its_target(slotted):
+    plan, _ = build(slotted, names=("tts_service", "stt_service"))
+    assert plan["restart_units"] == ["alicia-stt_service.service"]
+    assert [u["name"] for u in plan["restart_unit_states"]] == ["alicia-stt_service.service"]
+    slots_result = {"services": [{"service": "tts_service", "action": "switch", "restart": True, "switched": True,
+                                  "failed": False,
+                                  "msg": "tts_service: slot green now serves releases/1.0.0 (slot blue, "
+                                         "releases/1.0.0, stopped, installed)"}]}
+    units = {"units": {"alicia-stt_service.service": {"actions": ["restarted"], "after": {"main_pid": 42}}}}
+    gate = {"results": [{"service": "tts_service", "healthy": True, "status": 200, "elapsed": 0.002},
+                        {"service": "stt_service", "healthy": True, "status": 200, "elapsed": 0.002}]}
+    lines = sp.restart_report(plan, units=units, gate=gate, slots=slots_result)
+    assert lines[0].startswith("tts_service on h1: tts_service: slot green now serves releases/1.0.0 (slot blue")
+    assert lines[1].startswith("stt_service on h1: restarted, pid 42, ")
+    # Without a slots result (check mode, nothing ran): unchanged.
+    assert sp.restart_report(plan, units=units, gate=gate)[0].startswith("tts_service on h1: unchanged, ")
 
 
 def test_the_slots_request(slotted):

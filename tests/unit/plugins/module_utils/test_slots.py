@@ -240,9 +240,11 @@ class Host(object):
                            "env": str(self.slot_env(name)), "backend": "%s_%s" % (SERVICE, name), "server": name}
                           for name, port in (("blue", 18101), ("green", 18102))]}
 
-    def params(self, release="releases/2.0.0", refresh=None, up_timeout=10, drain_timeout=10, services=None):
+    def params(self, release="releases/2.0.0", refresh=None, up_timeout=10, drain_timeout=10, services=None,
+               restart=None):
         return {"services": services if services is not None else [self.service(release)], "map": str(self.map),
-                "refresh": refresh or [], "socket": "/run/haproxy/admin.sock", "timeout": 30, "interval": 0.5,
+                "refresh": refresh or [], "restart": restart or [], "socket": "/run/haproxy/admin.sock",
+                "timeout": 30, "interval": 0.5,
                 "healthy_reads": 3, "healthy_interval": 0.25, "up_timeout": up_timeout, "drain_timeout": drain_timeout}
 
     def reconcile(self, check_mode=False, **params):
@@ -549,6 +551,39 @@ def test_a_changed_environment_or_a_refresh_switches(tmp_path):
     host = Host(other, live_release="releases/2.0.0")
     result = host.reconcile(refresh=[SERVICE])
     assert result["services"][0]["action"] == "switch" and result["live"] == {SERVICE: "green"}
+
+
+def test_a_restart_switches_to_the_other_slot_on_the_live_release(tmp_path):
+    """restart.yml: the catalogue wants 2.0.0, blue serves 1.0.0: green gets 1.0.0, not 2.0.0."""
+    host = Host(tmp_path, live_release="releases/1.0.0", idle_release="releases/0.9.0")
+    result = host.reconcile(release="releases/2.0.0", restart=[SERVICE])
+    done = result["services"][0]
+    assert done["action"] == "switch" and done["restart"] and done["switched"] and not done["failed"]
+    assert os.readlink(str(host.link("green"))) == "releases/1.0.0"
+    assert os.readlink(str(host.link("blue"))) == "releases/1.0.0"
+    assert host.slot_env("green").read_bytes() == ENV
+    assert result["live"] == {SERVICE: "green"} and host.map_entries() == {SERVICE: "%s_green" % SERVICE}
+    assert result["actions"] == {SERVICE: ["restarted"]}
+    # The new slot is gated before the switch; the old one stops only after it.
+    assert host.systemd.verbs() == ["restart %s" % Host.unit("green"), "enable %s" % Host.unit("green"),
+                                    "stop %s" % Host.unit("blue"), "disable %s" % Host.unit("blue")]
+    assert (host.index(("gate", "http://127.0.0.1:18102/health"))
+            < host.index(("api", "set map %s %s %s_green" % (host.map, SERVICE, SERVICE))))
+
+
+def test_a_restart_whose_slot_fails_leaves_the_live_slot_serving(tmp_path):
+    host = Host(tmp_path, live_release="releases/1.0.0", healthy=False, gate_msg="exits at start")
+    result = host.reconcile(release="releases/1.0.0", restart=[SERVICE])
+    assert result["live"] == {SERVICE: "blue"} and host.map_entries() == {SERVICE: "%s_blue" % SERVICE}
+    assert SERVICE in result["failed_services"] and result["actions"] == {}
+    assert host.systemd.verbs() == ["restart %s" % Host.unit("green"), "stop %s" % Host.unit("green")]
+
+
+def test_a_restart_of_a_service_with_no_live_slot_installs_the_wanted_release(tmp_path):
+    host = Host(tmp_path, live=None)
+    result = host.reconcile(release="releases/2.0.0", restart=[SERVICE])
+    assert result["services"][0]["action"] == "install" and not result["services"][0]["restart"]
+    assert os.readlink(str(host.link("blue"))) == "releases/2.0.0"
 
 
 def test_the_old_slot_stops_after_drain_timeout_even_with_sessions(tmp_path):
