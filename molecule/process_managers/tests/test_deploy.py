@@ -80,3 +80,31 @@ def test_deploy_a_new_version_see_it_in_status_and_roll_it_back(host):
     rc, out, recap = site(OVERRIDES)
     assert rc == 0 and recap.get("changed") == 0, out[-3000:]
     assert version(host) == GOOD
+
+
+def test_a_backup_that_does_not_fit_stops_the_deployment_before_the_host_changes(host):
+    """backup_dir on /dev/shm (the container's 64 MB tmpfs) and a data file larger than its free space
+    (sparse: its apparent size is what a backup archives): the pre-deployment play fails, naming the
+    service and the directory; no batch ran (same process, same release, no history record, no archive)."""
+    shm = "/dev/shm/alicia-backups-test"
+    big = "/var/lib/alicia/%s/backup-does-not-fit.bin" % NAME
+    free = int(host.check_output("df -B1 --output=avail /dev/shm | tail -1").strip())
+    pid = host.check_output("systemctl show -p MainPID --value alicia-%s.service" % NAME).strip()
+    before = mine(host)[1]
+    try:
+        host.run("truncate -s %d %s", free + 16 * 1024 * 1024, big)
+        rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % NEW,
+                           "-e", "backup_dir=%s" % shm)
+    finally:
+        host.run("rm -f %s", big)
+        host.run("rm -rf %s", shm)
+    flat = " ".join(out.split())
+    assert rc != 0, out[-4000:]
+    assert "%s: not enough space in %s for its backup" % (NAME, shm) in flat, out[-4000:]
+    assert "room in backup_dir for this host's backups" in flat.split("fatal:", 1)[0].rsplit("TASK [", 1)[1], \
+        out[-4000:]
+    assert "Deploy | batches" not in out and "TASK [Deploy | this host's services backed up" not in out, out[-4000:]
+    assert version(host) == GOOD
+    assert host.file(CURRENT).linked_to == "/opt/alicia/%s/releases/%s" % (NAME, GOOD)
+    assert host.check_output("systemctl show -p MainPID --value alicia-%s.service" % NAME).strip() == pid
+    assert mine(host)[1] == before
