@@ -57,8 +57,9 @@ def test_deploy_a_new_version_see_it_in_status_and_roll_it_back(host):
 
         rc, out = playbook("status.yml")
         assert rc == 0, out[-4000:]
-        row = re.search(r"%s\s+%s\s+%s\s+%s\s+\d+\s+healthy\s+%s" % (HOST, NAME, re.escape(NEW), re.escape(NEW),
-                                                                  re.escape(NEW)), out)
+        # HOST SERVICE CURRENT SLOT (- : not blue-green) KNOWN-GOOD BAD HEALTH RUNNING
+        row = re.search(r"%s\s+%s\s+%s\s+-\s+%s\s+\d+\s+healthy\s+%s" % (
+            HOST, NAME, re.escape(NEW), re.escape(NEW), re.escape(NEW)), out)
         assert row, out[-4000:]
         assert "%s %s -> %s (direct): ok" % (NAME, GOOD, NEW) in out, out[-4000:]
 
