@@ -1045,14 +1045,20 @@ def gate_failure_message(failure, host, scope, rollback_to=None, rollback_msg=""
 def rollback_catalogue(catalogue, targets=None):
     """``catalogue`` with each service of ``targets`` (the health gate's
     ``rollback``: service -> its last known-good release) back at the entry
-    that release was deployed with."""
+    that release was deployed with, at the catalogue's placement (its
+    ``group`` and ``phase``: a rollback never moves a service to other hosts
+    or another phase)."""
     if not targets:
         return catalogue
     merged = dict(catalogue)
     for name, release in targets.items():
         if name not in catalogue:
             raise ServicePlanError("rollback: %s is not in the catalogue" % name)
-        merged[name] = release["spec"]
+        entry = dict(release["spec"])
+        for key in ("group", "phase"):
+            if key in catalogue[name]:
+                entry[key] = catalogue[name][key]
+        merged[name] = entry
     return merged
 
 

@@ -56,6 +56,18 @@ def test_the_rollback_catalogue_puts_the_known_good_entries_back(resolve):
         sp.rollback_catalogue(catalogue, {"nope": {"spec": {}}})
 
 
+def test_a_rollback_keeps_the_catalogue_s_placement(resolve):
+    """A known-good entry recorded while the service sat in another group or phase goes back at today's:
+    a rollback never moves a service to other hosts (nor off its host's balancer)."""
+    catalogue = resolve({"stt_service": {"version": "2.0.0"}})
+    good = dict(catalogue["stt_service"], version="1.0.0", group="elsewhere", phase="advanced")
+    merged = sp.rollback_catalogue(catalogue, {"stt_service": {"version": "1.0.0", "spec": good}})
+    assert merged["stt_service"]["version"] == "1.0.0"
+    assert (merged["stt_service"]["group"], merged["stt_service"]["phase"]) == (
+        catalogue["stt_service"]["group"], catalogue["stt_service"]["phase"])
+    assert good["group"] == "elsewhere", "the history's record is not changed"
+
+
 def test_a_rollback_moves_the_current_link_back_and_the_environment_file_with_it(resolve):
     catalogue = resolve({"stt_service": {"version": "2.0.0", "env": {"ALICIA_FAULT_FAIL_AT_START": "1"}}})
     good = dict(catalogue["stt_service"], version="1.0.0", env={})
