@@ -93,7 +93,7 @@ def test_a_backup_that_does_not_fit_stops_the_deployment_before_the_host_changes
     pid = host.check_output("systemctl show -p MainPID --value alicia-%s.service" % NAME).strip()
     before = mine(host)[1]
     try:
-        host.run("truncate -s %d %s", free + 16 * 1024 * 1024, big)
+        host.run("truncate -s %s %s", str(free + 16 * 1024 * 1024), big)
         rc, out = playbook("deploy.yml", "-e", "services=%s" % NAME, "-e", "version=%s" % NEW,
                            "-e", "backup_dir=%s" % shm)
     finally:
