@@ -279,30 +279,22 @@ def balancer_services(catalogue, group_names):
         if not has_instances(entry) and not slots:
             continue
         health = entry.get("health") if isinstance(entry.get("health"), dict) else {}
-        if slots:
-            # Blue-green: one backend per slot, the frontend switched between them (alicia.platform.slots).
-            result.append({
-                "name": entry.get("name"),
-                "port": entry.get("port"),
-                "bind": BALANCER_BIND,
-                "balance": BALANCER_BALANCE,
-                "health": {"path": health.get("path"), "json_field": health.get("json_field"),
-                           "json_value": health.get("json_value")},
-                "slots": True,
-                "servers": [{"name": slot["name"], "address": BALANCER_SERVER_ADDRESS,
-                             "port": slot["listen_port"]} for slot in slots],
-            })
-            continue
-        result.append({
+        # Blue-green: a server per slot, one backend each, the frontend switched
+        # between them (alicia.platform.slots); otherwise a server per instance.
+        servers = [{"name": member["name"], "address": BALANCER_SERVER_ADDRESS, "port": member["listen_port"]}
+                   for member in slots or entry["instance_list"]]
+        service = {
             "name": entry.get("name"),
             "port": entry.get("port"),
             "bind": BALANCER_BIND,
             "balance": BALANCER_BALANCE,
             "health": {"path": health.get("path"), "json_field": health.get("json_field"),
                        "json_value": health.get("json_value")},
-            "servers": [{"name": instance["name"], "address": BALANCER_SERVER_ADDRESS,
-                         "port": instance["listen_port"]} for instance in entry["instance_list"]],
-        })
+            "servers": servers,
+        }
+        if slots:
+            service["slots"] = True
+        result.append(service)
     return result
 
 

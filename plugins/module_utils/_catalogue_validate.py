@@ -313,14 +313,20 @@ def _check_instance_ports(name, entry, count, errors):
     if len(ports) != count:
         errors.append(fmt(name, "instance_ports", "must list %d ports (instances: %d), got %d"
                           % (count, count, len(ports))))
+    _check_loopback_ports(name, entry, "instance_ports", ports, errors)
+
+
+def _check_loopback_ports(name, entry, field, ports, errors):
+    """The loopback ports of ``field`` (instances' or slots'): each valid, listed
+    once, never the published ``port`` (the balancer listens there)."""
     seen = set()
     for port in ports:
-        if not _check_port(name, "instance_ports", port, errors):
+        if not _check_port(name, field, port, errors):
             continue
         if port in seen:
-            errors.append(fmt(name, "instance_ports", "port %d is listed more than once" % port))
+            errors.append(fmt(name, field, "port %d is listed more than once" % port))
         elif port == entry.get("port"):
-            errors.append(fmt(name, "instance_ports", "port %d is the service's published port (the balancer "
+            errors.append(fmt(name, field, "port %d is the service's published port (the balancer "
                               "listens there)" % port))
         seen.add(port)
 
@@ -422,16 +428,7 @@ def _check_slots(name, entry, runtimes, errors):
         errors.append(fmt(name, "slot_ports", "must be a list of 2 ports, one per slot (%s), got %r"
                           % (", ".join(SLOTS), ports)))
         return
-    seen = set()
-    for port in ports:
-        if not _check_port(name, "slot_ports", port, errors):
-            continue
-        if port in seen:
-            errors.append(fmt(name, "slot_ports", "port %d is listed more than once" % port))
-        elif port == entry.get("port"):
-            errors.append(fmt(name, "slot_ports", "port %d is the service's published port (the balancer "
-                              "listens there)" % port))
-        seen.add(port)
+    _check_loopback_ports(name, entry, "slot_ports", ports, errors)
     if instance_count(entry):
         errors.append(fmt(name, "slot_ports", "not with instances > 1: a blue-green service runs one instance at "
                           "a time, in one of its two slots (use instances for a rolling or canary service)"))

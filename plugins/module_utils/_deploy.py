@@ -14,6 +14,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.alicia.platform.plugins.module_utils._history import parse, summary
+from ansible_collections.alicia.platform.plugins.module_utils._slots import parse_map
 
 STRATEGIES = ("direct", "rolling", "blue_green", "canary")
 # Planned: refused with a message until it exists.
@@ -250,11 +251,9 @@ def status(host, history_text, health=None, last=5, slots_map=""):
     blue-green service (``slots_map``: the balancer's slots map file), and the last deployments."""
     doc = summary(parse(history_text or ""), last=last)
     health = _health_of(health)
-    live = {}
-    for line in (slots_map or "").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not parts[0].startswith("#") and parts[1].startswith(parts[0] + "_"):
-            live[parts[0]] = parts[1][len(parts[0]) + 1:]
+    # The map names each service's live backend, <service>_<slot>.
+    live = dict((name, backend[len(name) + 1:]) for name, backend in parse_map(slots_map).items()
+                if backend.startswith(name + "_"))
     rows = []
     for name, entry in sorted(doc["services"].items()):
         seen = health.get(name) or {"health": "unknown", "running": None}
