@@ -210,19 +210,28 @@ def recap(output, host=None):
     return found[host]
 
 
-def task_status(output, task, host):
-    """What a run's ``output`` printed for ``host`` under the first task whose name ends with ``task``
-    (``ok``, ``changed``, ``skipping``, ``fatal``...; the first item's for a loop), or None when the task
-    or the host's line is not there."""
+def task_statuses(output, task, host):
+    """What a run's ``output`` printed for ``host`` under each task whose name ends with ``task``, in
+    order (``ok``, ``changed``, ``skipping``, ``fatal``...; the first item's for a loop; a task that
+    printed no line for the host is left out)."""
+    found = []
     lines = output.splitlines()
     for index, line in enumerate(lines):
         if line.startswith("TASK [") and line.split("]")[0].endswith(task):
             for after in lines[index + 1:]:
                 if after.startswith("TASK [") or after.startswith("PLAY "):
-                    return None
+                    break
                 if (": [%s]" % host) in after:
-                    return after.split(":")[0]
-    return None
+                    found.append(after.split(":")[0])
+                    break
+    return found
+
+
+def task_status(output, task, host):
+    """What a run's ``output`` printed for ``host`` under the first task whose name ends with ``task``
+    that printed a line for it (see ``task_statuses``), or None."""
+    found = task_statuses(output, task, host)
+    return found[0] if found else None
 
 
 # GET url every `pause` s until the stop file appears (at most `limit` s):

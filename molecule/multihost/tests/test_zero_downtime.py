@@ -24,7 +24,7 @@ import yaml
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 sys.path.insert(0, os.path.join(PROJECT, "molecule", "_lib"))
 from alicia_molecule import (HttpLoad, get_host, health_by_port, resolved_catalogue, run_playbook,  # noqa: E402
-                             task_status, wait_until)
+                             task_status, task_statuses, wait_until)
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 OVERRIDES_FILE = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "vars/catalogue_overrides.yml")
 CATALOGUE = resolved_catalogue(OVERRIDES_FILE)
@@ -117,6 +117,11 @@ def test_a_rolling_update_and_a_bad_release_drop_no_request(app1, app2, app1_add
         assert app1.check_output("systemctl show -p MainPID --value alicia-tts-secondary.service") == secondary
         mine = records(app1)[-2:]
         assert [(d["from"], d["to"], d["result"]) for d in mine] == [(NEW, BAD, "failed"), (BAD, NEW, "rolled_back")]
+        # The rollback keeps the instances and ports: HAProxy's configuration, applied once by the failed
+        # run, is not applied again (the rollback's shortest path: issue 17's figure).
+        assert len(task_statuses(out, "haproxy.cfg (validated) and unit drop-in, one module execution", APP1)) == 1
+        assert task_statuses(out, "the local balancer in front of the multi-instance and blue-green services of "
+                                  "this host", APP1)[-1:] == ["skipping"]
     finally:
         os.unlink(extra.name)
         # The scenario's release again (a deployment of the catalogue's version).
