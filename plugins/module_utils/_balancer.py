@@ -371,7 +371,10 @@ def backends(services):
     server: HAProxy has no drain keyword, weight 0 is its drain state). A
     blue-green service (``slots``) gets one backend per slot server
     (``<service>_<server>``, its ``backend``), the frontend choosing one by
-    the slots map (alicia.platform.slots keeps the map), the first by default.
+    the slots map (alicia.platform.slots keeps the map), the first by default,
+    and ``canary_backend`` (``<service>_canary``): both slot servers in one
+    backend, which the map names only while a canary is watched (the new
+    slot at a small weight beside the live one).
     Raises BalancerError when ``errors`` has something to say.
     """
     problems = errors(services)
@@ -393,6 +396,8 @@ def backends(services):
             "slots": bool(service.get("slots", False)),
             "servers": [],
         }
+        if entry["slots"]:
+            entry["canary_backend"] = "%s_canary" % entry["name"]
         for server in service["servers"]:
             server = dict(SERVER_DEFAULTS, **server)
             server["port"] = whole_number(server["port"])

@@ -431,7 +431,7 @@ def _check_slots(name, entry, runtimes, errors):
     _check_loopback_ports(name, entry, "slot_ports", ports, errors)
     if instance_count(entry):
         errors.append(fmt(name, "slot_ports", "not with instances > 1: a blue-green service runs one instance at "
-                          "a time, in one of its two slots (use instances for a rolling or canary service)"))
+                          "a time, in one of its two slots (use instances for a rolling service)"))
     runtime = entry.get("runtime")
     if runtime in runtimes and runtime != "systemd":
         errors.append(fmt(name, "slot_ports", "blue-green slots need runtime systemd, got runtime %s" % (runtime,)))

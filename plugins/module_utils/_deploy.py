@@ -82,11 +82,12 @@ def request(catalogue, services=None, phase=None, version=None, strategy="direct
         raise DeployError("deploy: version %r: letters, digits and . _ + - only (it names a release directory)"
                           % version)
     if strategy == "canary":
-        single = [name for name in names if not _balanced(known[name])]
+        single = [name for name in names if not _balanced(known[name]) and not _slotted(known[name])]
         if single:
             raise DeployError(
-                "deploy: strategy canary needs services behind the balancer: %s run%s one instance (field "
-                "'instances' must be more than 1: the canary is one instance at a small weight beside the others)"
+                "deploy: strategy canary needs services behind the balancer: %s run%s one instance without slots "
+                "(field 'instances' more than 1: the canary is one instance at a small weight beside the others; "
+                "or field 'slot_ports': the canary is the new slot at a small weight beside the live one)"
                 % (", ".join(single), "s" if len(single) == 1 else ""))
     if strategy == "blue_green":
         single = [name for name in names if not _slotted(known[name])]

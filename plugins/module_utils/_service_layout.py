@@ -179,6 +179,11 @@ def slots(svc, s):
             for index, slot in enumerate(found, 1)]
 
 
+def canary_backend(svc):
+    """A blue-green service's HAProxy backend holding both slots (the balancer role's name for it)."""
+    return "%s_canary" % svc["name"]
+
+
 def restart_settings(svc, s):
     """The catalogue's restart settings, the role's systemd values where the entry has none."""
     merged = {"max_restarts": 0, "restart_delay": s["restart_sec"], "stop_timeout": s["timeout_stop_sec"]}

@@ -559,7 +559,8 @@ def slot_request(svc, s):
                        "json_field": probe["json_field"], "json_value": probe["json_value"],
                        "timeout": probe["timeout"]},
             "slots": [dict([(key, slot[key]) for key in ("unit", "link", "env", "backend", "server")],
-                           name=slot["slot"], port=slot["listen_port"]) for slot in layout.slots(svc, s)]}
+                           name=slot["slot"], port=slot["listen_port"]) for slot in layout.slots(svc, s)],
+            "canary_backend": layout.canary_backend(svc)}
 
 
 def removed_files(entries, s):

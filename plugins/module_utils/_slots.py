@@ -29,6 +29,16 @@ A slot that fails its gate is stopped again: the live slot has served
 throughout. The failure is returned (``failed``), not raised: the service
 role fails its gate for that service, which records it and rolls the
 service's files back.
+
+With ``canary`` (strategy canary), a switch goes through a canary first:
+the gated new slot gets a small weight in the service's canary backend (both
+slot servers, ``canary_backend``), the live map entry names that backend,
+and the new slot is watched beside the live one for a window
+(``_canary.watch``: its health, too little traffic or a higher error rate
+fail it). A good canary is switched in as above; a bad one is taken out (the
+map names the live slot again, the new slot stops) and its service fails.
+The map file keeps naming the live slot during the window, so a reload or a
+restart of HAProxy then sends everything to it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,6 +50,7 @@ import time
 
 from ansible_collections.alicia.platform.plugins.module_utils import health
 from ansible_collections.alicia.platform.plugins.module_utils._canary import parse_stat
+from ansible_collections.alicia.platform.plugins.module_utils._canary import watch as watch_canary
 from ansible_collections.alicia.platform.plugins.module_utils._haproxy import HAProxyError, parse_servers_state
 
 # `show servers state`'s srv_op_state of a server that is up.
@@ -77,7 +88,7 @@ def render_map(entries):
 SLOT_KEYS = ("name", "unit", "port", "link", "env", "backend", "server")
 
 
-def check_services(services):
+def check_services(services, canary=None):
     """Every problem of the ``services`` option, one message each (``[]`` when all is well)."""
     problems = []
     seen = set()
@@ -101,7 +112,24 @@ def check_services(services):
             missing = [key for key in SLOT_KEYS if not (isinstance(slot, dict) and slot.get(key))]
             if missing:
                 problems.append("%s: a slot lacks %s" % (where, ", ".join(missing)))
+        if canary and not svc.get("canary_backend"):
+            problems.append("%s: canary_backend is required with canary" % where)
     return problems
+
+
+CANARY_KEYS = ("weight", "window", "interval", "min_requests", "max_error_rate")
+
+
+def check_canary(canary):
+    """Problems of the ``canary`` option (``[]`` when it is well formed or not given)."""
+    if not canary:
+        return []
+    missing = [key for key in CANARY_KEYS if canary.get(key) is None]
+    if missing:
+        return ["canary: %s required" % ", ".join(missing)]
+    if not 0 < int(canary["weight"]) <= 256:
+        return ["canary: weight must be 1-256, got %r" % (canary["weight"],)]
+    return []
 
 
 def decide(svc, state, refresh=False):
@@ -312,6 +340,24 @@ def switch(svc, state, plan, ctx):
         if not up:
             gate = dict(gate, healthy=False, msg=problem if ctx["haproxy"] else
                         "HAProxy's runtime API does not answer: no switch without it")
+    if gate["healthy"] and plan.get("canary"):
+        try:
+            watched = canary_stage(svc, target, old, ctx)
+        except HAProxyError as exc:
+            watched = {"passed": False, "reason": "HAProxy: %s" % exc, "msg": "HAProxy: %s" % exc}
+            try:
+                _canary_out(svc, old, ctx)
+            except HAProxyError as again:
+                watched["reason"] += "; taking the canary out: %s" % again
+        result["canary"] = dict((key, watched.get(key)) for key in (
+            "passed", "reason", "seconds", "canary_counts", "baseline_counts") if key in watched)
+        if not watched["passed"]:
+            systemctl(run, "stop", target["unit"])
+            result["failed"] = True
+            result["msg"] = ("%s: the canary in slot %s (%s) failed its window, taken out and stopped; slot %s (%s) "
+                             "kept serving: %s" % (svc["service"], target["name"], svc["release"], old["name"],
+                                                   result["from_release"], watched.get("reason") or watched["msg"]))
+            return result
     if not gate["healthy"]:
         systemctl(run, "stop", target["unit"])
         result["failed"] = True
@@ -340,8 +386,11 @@ def switch(svc, state, plan, ctx):
     systemctl(run, "enable", target["unit"])
     if old is not None:
         if applied:
-            # The old slot finishes what it was answering (bounded), then stops.
-            result["drained"] = _wait(lambda: sessions(api, old["backend"]) == 0, ctx["drain_timeout"], clock, sleep)
+            # The old slot finishes what it was answering (bounded), then stops; after a
+            # canary, also what the canary backend sent it.
+            backends = [old["backend"]] + ([svc["canary_backend"]] if plan.get("canary") else [])
+            result["drained"] = _wait(lambda: all(sessions(api, backend) == 0 for backend in backends),
+                                      ctx["drain_timeout"], clock, sleep)
         systemctl(run, "stop", old["unit"])
         systemctl(run, "disable", old["unit"])
     else:
@@ -355,7 +404,46 @@ def switch(svc, state, plan, ctx):
     result["msg"] = ("%s: slot %s now serves %s%s" % (svc["service"], target["name"], svc["release"],
                      (" (slot %s, %s, stopped, installed)" % (old["name"], result["from_release"]))
                      if old is not None else ""))
+    if result.get("canary"):
+        result["msg"] += "; its canary passed first: %s" % result["canary"].get("reason")
     return result
+
+
+def _command(api, line):
+    answer = api.command(line).strip()
+    if answer:
+        raise HAProxyError("runtime API: %s: %s" % (line, answer))
+
+
+def canary_stage(svc, target, old, ctx):
+    """The gated new slot (``target``) watched beside the live one (``old``) in the service's
+    canary backend: the ``_canary.watch`` result (``passed``, ``reason``...). A failed
+    canary is already taken out (``_canary_out``) when this returns."""
+    api, settings = ctx["api"], ctx["canary"]
+    backend = svc["canary_backend"]
+    # Both slot servers must be seen up in the canary backend before it takes traffic.
+    up = _wait(lambda: server_up(api, backend, target["server"]), ctx["up_timeout"], ctx["clock"], ctx["sleep"])
+    if not up:
+        return {"passed": False, "msg": "", "reason": "HAProxy's checks did not see %s/%s up within %.0f s"
+                % (backend, target["server"], ctx["up_timeout"])}
+    _command(api, "set server %s/%s state ready" % (backend, target["server"]))
+    _command(api, "set weight %s/%s %d" % (backend, target["server"], int(settings["weight"])))
+    # The live entry only: the map file keeps the live slot (a reload mid-window serves it alone).
+    if not set_map(api, ctx["map"], svc["service"], backend):
+        raise HAProxyError("the slots map %s is not loaded: no canary without it" % ctx["map"])
+    endpoint = _endpoint(svc, target, ctx["host"])
+    watched = watch_canary(dict(settings, service=backend, canary=target["server"], baseline=[old["server"]]), api,
+                           probe=lambda: ctx["probe"](endpoint), clock=ctx["clock"], sleep=ctx["sleep"])
+    if not watched["passed"]:
+        _canary_out(svc, old, ctx)
+    return watched
+
+
+def _canary_out(svc, old, ctx):
+    """A failed canary taken out: the live slot's backend named again, the canary backend drained (bounded)."""
+    api = ctx["api"]
+    set_map(api, ctx["map"], svc["service"], old["backend"])
+    _wait(lambda: sessions(api, svc["canary_backend"]) == 0, ctx["drain_timeout"], ctx["clock"], ctx["sleep"])
 
 
 def actions_of(result):
@@ -370,9 +458,11 @@ def actions_of(result):
     return [{"start": "started", "stop": "stopped"}.get(verb, verb + "d") for verb in verbs]
 
 
-def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=time.sleep, gate=None, host="localhost"):
+def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=time.sleep, gate=None, host="localhost",
+              probe=None):
     """Every service of ``params["services"]`` at its wanted release (see the module's docstring)."""
-    problems = check_services(params.get("services"))
+    canary = params.get("canary") or None
+    problems = check_services(params.get("services"), canary) + check_canary(canary)
     if problems:
         raise SlotsError("; ".join(problems))
     services = params["services"]
@@ -390,8 +480,11 @@ def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=ti
             return health.gate(endpoints, timeout=float(params["timeout"]), interval=float(params["interval"]),
                                healthy_reads=int(params["healthy_reads"]),
                                healthy_interval=float(params["healthy_interval"]), run=run, clock=clock, sleep=sleep)
+    if probe is None:
+        def probe(endpoint):
+            return health.probe(health.normalize(endpoint))
     ctx = {"run": run, "api": api, "clock": clock, "sleep": sleep, "gate": gate, "host": host, "live": live,
-           "map": params["map"], "haproxy": haproxy, "check_mode": check_mode,
+           "map": params["map"], "haproxy": haproxy, "check_mode": check_mode, "canary": canary, "probe": probe,
            "up_timeout": float(params.get("up_timeout", 10)), "drain_timeout": float(params["drain_timeout"])}
     results, changed = [], False
     for svc in services:
@@ -401,6 +494,8 @@ def reconcile(params, run, api, check_mode=False, clock=time.monotonic, sleep=ti
             # A restart: the live slot's own release goes to the idle slot (never the catalogue's newer one).
             svc = dict(svc, release=state["links"][state["live"]])
         plan = decide(svc, state, refresh=svc["service"] in refresh or restarted)
+        # A new release replacing a live one goes through the canary (a restart, a first slot never).
+        plan["canary"] = bool(canary) and plan["action"] == "switch" and not restarted
         if plan["action"] == "keep":
             fixes = _fix_units(svc, state, plan["to"], run, check_mode)
             changed = changed or bool(fixes)

@@ -27,6 +27,16 @@ description:
     answering (its backend's sessions reach 0, at most O(drain_timeout) seconds) and is stopped and
     disabled, but stays installed, so a switch back (a rollback) is the same step.
   - A service with no live slot yet gets its first slot (blue).
+  - With O(canary), a switch to a new release goes through a canary first. The gated new slot gets
+    O(canary.weight) in the service's canary backend (both slot servers, C(canary_backend)), the live map
+    entry names that backend, and the new slot is watched beside the live one for O(canary.window)
+    seconds, as M(alicia.platform.canary) does (its health read every O(canary.interval) seconds; fewer
+    than O(canary.min_requests) requests, a failed health read or an error rate above the live slot's by
+    more than O(canary.max_error_rate) fail it). A good canary is switched in as above. A bad one is taken
+    out (the map names the live slot again, the canary backend drains, the new slot stops) and its
+    service is in RV(failed_services). The map file names the live slot throughout the window, so a
+    reload or a restart of HAProxy then sends everything to it. A restart (O(restart)) and a first slot
+    never go through a canary.
   - A slot that fails its gate is stopped again; the live slot served throughout. The module itself
     succeeds and returns the failure in RV(failed_services); the service role fails its health gate for
     those services (which records the failed release and rolls the service's files back).
@@ -65,6 +75,11 @@ options:
         type: list
         elements: dict
         required: true
+      canary_backend:
+        description:
+          - The HAProxy backend holding both slot servers (the balancer role names it C(<service>_canary)).
+          - Required with O(canary).
+        type: str
   refresh:
     description:
       - Services to switch even when the live slot runs the wanted release (their unit files changed).
@@ -111,6 +126,31 @@ options:
     description: Seconds the old slot has to finish the requests it was answering before it is stopped.
     type: float
     default: 10
+  canary:
+    description:
+      - Switches to a new release through a canary (strategy canary). Omitted, a switch is direct.
+    type: dict
+    suboptions:
+      weight:
+        description: The new slot's weight in the canary backend during the window (the live slot keeps its own).
+        type: int
+        required: true
+      window:
+        description: Seconds the canary is watched.
+        type: float
+        required: true
+      interval:
+        description: Seconds between two reads of its health and of HAProxy's counters.
+        type: float
+        required: true
+      min_requests:
+        description: The fewest requests it must answer in the window to be judged at all.
+        type: int
+        required: true
+      max_error_rate:
+        description: How much higher than the live slot's its error rate may be (a fraction).
+        type: float
+        required: true
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -162,7 +202,8 @@ services:
   description:
     - Per service, C(action) (C(keep), C(switch), C(install)), C(from_slot), C(to_slot), C(from_release),
       C(to_release), C(switched), C(failed), C(restart) (a switch asked by O(restart)), C(msg); for a switch
-      its C(gate), C(switch_seconds) and C(drained); for a kept service the unit verbs it took (C(fixed)).
+      its C(gate), C(switch_seconds) and C(drained); after a canary its C(canary) (C(passed), C(reason),
+      C(seconds), C(canary_counts), C(baseline_counts)); for a kept service the unit verbs it took (C(fixed)).
   returned: always
   type: list
   elements: dict
@@ -171,7 +212,7 @@ services:
        to_release: releases/1.4.0, switched: true, failed: false, switch_seconds: 2.41, drained: true,
        msg: "tts_service: slot green now serves releases/1.4.0 (slot blue, releases/1.3.0, stopped, installed)"}
 failed_services:
-  description: The services whose new slot failed its gate, each with the reason.
+  description: The services whose new slot failed its gate or its canary window, each with the reason.
   returned: always
   type: dict
   sample: {tts_service: "tts_service: slot green (releases/1.4.0) failed its gate, stopped again; ..."}
@@ -208,6 +249,7 @@ def run_module():
                 env=dict(type="path", required=True),
                 health=dict(type="dict", required=True),
                 slots=dict(type="list", elements="dict", required=True),
+                canary_backend=dict(type="str"),
             )),
             refresh=dict(type="list", elements="str", default=[]),
             restart=dict(type="list", elements="str", default=[]),
@@ -219,6 +261,13 @@ def run_module():
             healthy_interval=dict(type="float", default=0.25),
             up_timeout=dict(type="float", default=10),
             drain_timeout=dict(type="float", default=10),
+            canary=dict(type="dict", options=dict(
+                weight=dict(type="int", required=True),
+                window=dict(type="float", required=True),
+                interval=dict(type="float", required=True),
+                min_requests=dict(type="int", required=True),
+                max_error_rate=dict(type="float", required=True),
+            )),
         ),
         supports_check_mode=True,
     )

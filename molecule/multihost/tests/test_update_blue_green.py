@@ -18,8 +18,11 @@ Mosquitto 2 shared subscription: two versions run during the switch):
   request); the failed slot is stopped again; the history marks it bad;
 - rollback.yml: back to the first slot on the scenario's release, no request failed;
 - restart.yml: the second slot starts on the live slot's release (the
-  scenario's), is gated and switched in: no request failed, a new process.
-The scenario's release is live at the end (in the second slot). Runs after
+  scenario's), is gated and switched in: no request failed, a new process;
+- deploy.yml -e strategy=canary: the new release starts in the first slot
+  and is watched beside the live one at a weight in the canary backend
+  (both versions answer the load), then switched in: no request failed.
+That canary's release is live at the end (in the first slot). Runs after
 test_drift.py and test_registry.py (file order, named test_update_*):
 deploy.yml runs without the converge's play that gives each host its
 scenario address."""
@@ -291,3 +294,33 @@ def test_restart_switches_to_the_other_slot_on_the_same_release_with_no_failed_r
     assert slots[second][2] not in (0, before), slots
     assert slots[first][:3] == ("inactive", "disabled", 0), slots
     assert in_file == live == ["%s_%s" % (NAME, second)], (in_file, live)
+
+
+def test_a_canary_is_watched_beside_the_live_slot_then_switched_in_with_no_failed_request(
+        app1, app2, app1_address, first, second):
+    """The canary at weight 50 beside the live slot's 100 for 4 s under a request every 50 ms: about
+    a third of some 80 requests reach it (min_requests 5 judges it; too few would fail the run)."""
+    canary = "2.2.0-canary"
+    with load(app2, app1_address) as http:
+        rc, out = playbook("deploy.yml", "-e", "strategy=canary", "-e", "version=%s" % canary,
+                           "-e", "canary_window=4", "-e", "canary_weight=50", "-e", "canary_min_requests=5")
+        seen = http.result()
+    print("canary of %s (a slot beside the live one) under load: %s" % (NAME, seen))
+    assert rc == 0, out[-4000:]
+    assert ("%s: slot %s now serves releases/%s (slot %s, releases/%s, stopped, installed); its canary passed "
+            "first:" % (NAME, first, canary, second, GOOD)) in out, out[-4000:]
+    # Both versions answered through the published port while the canary was watched; then only the new one.
+    assert seen["failed"] == 0 and seen["ok"] > 20, seen
+    assert seen["versions"][0] == GOOD and seen["versions"][-1] == canary, seen
+    assert seen["versions"].count(canary) > 1, seen
+    slots, in_file, live = slot_state(app1)
+    assert slots[first][:2] == ("active", "enabled") and slots[first][3] == "releases/%s" % canary, slots
+    assert slots[second][:3] == ("inactive", "disabled", 0) and slots[second][3] == "releases/%s" % GOOD, slots
+    assert in_file == live == ["%s_%s" % (NAME, first)], (in_file, live)
+    # The canary's weight is back to the configured one in the canary backend.
+    state = app1.check_output("echo 'show servers state %s_canary' | socat -t 5 - unix-connect:/run/haproxy/admin.sock",
+                              NAME)
+    weights = dict((row[3], int(row[7])) for row in (line.split() for line in state.splitlines()[2:]) if row)
+    assert weights == {"blue": 100, "green": 100}, state
+    last = records(app1)[-1]
+    assert (last["from"], last["to"], last["result"], last["strategy"]) == (GOOD, canary, "ok", "canary"), last

@@ -191,6 +191,15 @@ def test_backends_fill_the_defaults():
     }]
 
 
+def test_a_blue_green_service_has_a_backend_per_slot_and_a_canary_backend_of_both():
+    (backend,) = bal.backends([tts(slots=True, servers=[{"name": "blue", "port": 9020},
+                                                        {"name": "green", "port": 9021}])])
+    assert backend["slots"] is True and backend["canary_backend"] == "tts_service_canary"
+    assert [(server["name"], server["backend"]) for server in backend["servers"]] == [
+        ("blue", "tts_service_blue"), ("green", "tts_service_green")]
+    assert "canary_backend" not in bal.backends([tts(servers=[{"name": "a", "port": 8031}])])[0]
+
+
 def test_backends_ipv6_bind_and_own_health():
     backend = bal.backends([tts(bind="::", health={"json_field": "state", "json_value": "UP"})])[0]
     assert backend["listen"] == "[::]:8003"

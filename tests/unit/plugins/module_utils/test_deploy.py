@@ -46,7 +46,8 @@ def test_a_phase_selects_its_services_and_rolling_defaults_to_one_host_a_batch()
     ({"services": "tts_service", "max_fail_percentage": "x"}, "max_fail_percentage must be"),
     ({"services": "tts_service", "max_fail_percentage": 101}, "max_fail_percentage must be 0-100"),
     ({"services": {"a": 1}}, "services must be"),
-    ({"services": "stt_service", "strategy": "canary"}, "canary needs services behind the balancer: stt_service runs one"),
+    ({"services": "stt_service", "strategy": "canary"}, "canary needs services behind the balancer: stt_service runs one "
+                                                      "instance without slots"),
     ({"services": "tts_service", "strategy": "canary", "canary": {"window": 0}}, "canary_window must be 1.0-3600.0"),
     ({"services": "tts_service", "strategy": "canary", "canary": {"min_requests": "many"}},
      "canary_min_requests must be a whole number"),
@@ -66,6 +67,14 @@ def test_canary_defaults_to_one_host_a_batch_and_fills_its_settings():
     assert req["canary"] == {"weight": 10, "window": 8.0, "min_requests": 5, "max_error_rate": 0.01}
     # The other strategies carry the defaults (unused).
     assert deploy.request(CATALOGUE, services="stt_service")["canary"]["min_requests"] == 20
+
+
+def test_canary_takes_a_single_instance_service_in_two_slots():
+    catalogue = dict(CATALOGUE, ai_service={"phase": "voice", "slot_ports": [9020, 9021]})
+    req = deploy.request(catalogue, services="ai_service,tts_service", strategy="canary", version="2.0.0")
+    assert (req["strategy"], req["services"]) == ("canary", ["ai_service", "tts_service"])
+    with pytest.raises(deploy.DeployError, match="stt_service runs one instance without slots"):
+        deploy.request(catalogue, services="ai_service,stt_service", strategy="canary")
 
 
 def rec(name, version):

@@ -23,7 +23,7 @@ OLD_ENV = b"SERVICE_NAME=tts_service\nSERVICE_VERSION=1.0.0\nMQTT_PASSWORD=s3cre
 SERVERS_HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
                   "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
                   "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord")
-STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,status"
+STAT_HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,status,hrsp_2xx,hrsp_5xx"
 
 
 @pytest.fixture(autouse=True)
@@ -101,15 +101,19 @@ class HAProxy(object):
     ``scur``: backend -> the current sessions ``show stat`` reports, one value per read (the last repeats);
     ``runtime_map``: the map's entries HAProxy holds (None: the map is not loaded)."""
 
-    def __init__(self, events, backends=None, scur=None, runtime_map=None, reachable=True, map_path=None):
+    def __init__(self, events, backends=None, scur=None, runtime_map=None, reachable=True, map_path=None,
+                 answered=None):
         self.events = events
         self.backends = backends or {}
         self.scur = dict((k, list(v)) for k, v in (scur or {}).items())
+        # (backend, server) -> (2xx, 5xx) answered so far, one pair per `show stat` read (the last repeats).
+        self.answered = dict((k, list(v)) for k, v in (answered or {}).items())
         self.runtime_map = runtime_map
         self.reachable = reachable
         self.map_path = map_path
         self.commands = []
         self.polls = {}
+        self.map_file_at_set = []
 
     def command(self, line):
         self.commands.append(line)
@@ -119,8 +123,15 @@ class HAProxy(object):
         words = line.split()
         if line == "show info":
             return "Name: HAProxy\nVersion: 2.6.12\nPid: 7\n"
+        if line == "show servers state":
+            lines = ["1", SERVERS_HEADER]
+            for backend in sorted(self.backends):
+                lines += self._servers_state(backend).rstrip("\n").split("\n")[2:]
+            return "\n".join(lines) + "\n"
         if line.startswith("show servers state"):
             return self._servers_state(words[3])
+        if words[:2] == ["set", "weight"] or (words[:2] == ["set", "server"] and words[3] == "state"):
+            return "\n"
         if line == "show stat":
             return self._stat()
         if words[:2] in (["set", "map"], ["add", "map"]):
@@ -129,6 +140,8 @@ class HAProxy(object):
                 return "Unknown map identifier. Please use #<id> or <file>.\n"
             if words[0] == "set" and key not in self.runtime_map:
                 return "entry not found.\n"
+            with open(path) as handle:
+                self.map_file_at_set.append((value, slots.parse_map(handle.read()).get(key)))
             self.runtime_map[key] = value
             return "\n"
         raise AssertionError("unexpected runtime API command %r" % line)
@@ -151,8 +164,10 @@ class HAProxy(object):
             values = self.scur.get(backend) or [0]
             scur = values.pop(0) if len(values) > 1 else values[0]
             for server in sorted(self.backends[backend]):
-                lines.append("%s,%s,0,0,%d,1,,9,0,0,,0,,0,0,UP" % (backend, server, scur))
-            lines.append("%s,BACKEND,0,0,%d,1,,9,0,0,0,0,,0,0,UP" % (backend, scur))
+                values = self.answered.get((backend, server)) or [(0, 0)]
+                ok, errors = values.pop(0) if len(values) > 1 else values[0]
+                lines.append("%s,%s,0,0,%d,1,,9,0,0,,0,,0,0,UP,%d,%d" % (backend, server, scur, ok, errors))
+            lines.append("%s,BACKEND,0,0,%d,1,,9,0,0,0,0,,0,0,UP,0,0" % (backend, scur))
         return "\n".join(lines) + "\n"
 
     def sent(self, prefix):
@@ -186,7 +201,7 @@ class Host(object):
 
     def __init__(self, tmp_path, live="blue", live_release="releases/1.0.0", idle_release=None, env=ENV,
                  live_env=None, units=None, map_extra=None, map_loaded=True, backends=None, scur=None,
-                 reachable=True, healthy=True, gate_msg=""):
+                 reachable=True, healthy=True, gate_msg="", answered=None, probe_answers=None):
         self.tmp = tmp_path
         self.home = tmp_path / "opt" / SERVICE
         self.conf = tmp_path / "etc"
@@ -215,8 +230,11 @@ class Host(object):
         runtime_map = (dict(entries) if map_loaded is True else dict(map_loaded)) if map_loaded is not False else None
         self.api = HAProxy(self.events, backends=backends if backends is not None else {
             "%s_blue" % SERVICE: {"blue": 0}, "%s_green" % SERVICE: {"green": 0}}, scur=scur,
-            runtime_map=runtime_map, reachable=reachable, map_path=str(self.map))
+            runtime_map=runtime_map, reachable=reachable, map_path=str(self.map), answered=answered)
         self.gate = Gate(self.events, healthy=healthy, msg=gate_msg, clock=self.clock)
+        # The canary's health reads, in order (the last repeats).
+        self.probe_answers = list(probe_answers or [{"healthy": True, "error": None}])
+        self.probed = []
 
     @staticmethod
     def other(name):
@@ -238,18 +256,26 @@ class Host(object):
                            "json_value": "healthy", "timeout": 5},
                 "slots": [{"name": name, "unit": self.unit(name), "port": port, "link": str(self.link(name)),
                            "env": str(self.slot_env(name)), "backend": "%s_%s" % (SERVICE, name), "server": name}
-                          for name, port in (("blue", 18101), ("green", 18102))]}
+                          for name, port in (("blue", 18101), ("green", 18102))],
+                "canary_backend": "%s_canary" % SERVICE}
 
     def params(self, release="releases/2.0.0", refresh=None, up_timeout=10, drain_timeout=10, services=None,
-               restart=None):
+               restart=None, canary=None):
         return {"services": services if services is not None else [self.service(release)], "map": str(self.map),
                 "refresh": refresh or [], "restart": restart or [], "socket": "/run/haproxy/admin.sock",
+                "canary": canary,
                 "timeout": 30, "interval": 0.5,
                 "healthy_reads": 3, "healthy_interval": 0.25, "up_timeout": up_timeout, "drain_timeout": drain_timeout}
 
     def reconcile(self, check_mode=False, **params):
         return slots.reconcile(self.params(**params), self.systemd, self.api, check_mode=check_mode,
-                               clock=self.clock, sleep=self.clock.sleep, gate=self.gate, host="h1")
+                               clock=self.clock, sleep=self.clock.sleep, gate=self.gate, host="h1",
+                               probe=self.probe)
+
+    def probe(self, endpoint):
+        self.probed.append(endpoint["url"])
+        self.events.append(("probe", endpoint["url"]))
+        return self.probe_answers.pop(0) if len(self.probe_answers) > 1 else self.probe_answers[0]
 
     def snapshot(self):
         """Every file under tmp_path: its bytes (or link target) and mode."""
@@ -816,3 +842,98 @@ def test_a_lost_map_file_starts_blue_and_stops_the_other_slot_still_running(tmp_
     green, blue = Host.unit("green"), Host.unit("blue")
     assert host.systemd.verbs() == ["restart %s" % blue, "enable %s" % blue, "stop %s" % green, "disable %s" % green]
     assert result["live"] == {SERVICE: "blue"} and host.map_entries() == {SERVICE: "%s_blue" % SERVICE}
+
+
+# ---- strategy canary: the new slot watched beside the live one ---------------------------------
+
+CANARY = {"weight": 10, "window": 3, "interval": 1, "min_requests": 20, "max_error_rate": 0.01}
+CANARY_BACKEND = "%s_canary" % SERVICE
+
+
+def canary_host(tmp_path, green=(0, 25), blue=(0, 230), **kwargs):
+    """Blue live on 1.0.0; in the canary backend green (the canary) answers ``green`` 2xx from the
+    first to the last read of the window, blue ``blue``."""
+    backends = {"%s_blue" % SERVICE: {"blue": 0}, "%s_green" % SERVICE: {"green": 0},
+                CANARY_BACKEND: {"blue": 0, "green": 0}}
+    answered = {(CANARY_BACKEND, "green"): [(green[0], 0), (green[1], 0)],
+                (CANARY_BACKEND, "blue"): [(blue[0], 0), (blue[1], 0)]}
+    return Host(tmp_path, backends=backends, answered=answered, **kwargs)
+
+
+def test_a_good_canary_is_watched_beside_the_live_slot_then_switched_in(tmp_path):
+    host = canary_host(tmp_path)
+    result = host.reconcile(canary=CANARY)
+    green, blue = Host.unit("green"), Host.unit("blue")
+    (svc,) = result["services"]
+    assert result["failed_services"] == {} and result["live"] == {SERVICE: "green"}
+    assert svc["switched"] is True and svc["canary"]["passed"] is True, svc
+    assert svc["canary"]["canary_counts"]["requests"] == 25 and svc["canary"]["baseline_counts"]["requests"] == 230
+    assert svc["msg"] == ("tts_service: slot green now serves releases/2.0.0 (slot blue, releases/1.0.0, stopped, "
+                          "installed); its canary passed first: 25 request(s), error rate 0.00% (previous release "
+                          "0.00% over 230)")
+    # The canary backend first (green at the small weight, its weight back after the window), then green's own.
+    to_canary = "set map %s %s %s" % (host.map, SERVICE, CANARY_BACKEND)
+    to_green = "set map %s %s %s_green" % (host.map, SERVICE, SERVICE)
+    assert host.api.sent("set map") == [to_canary, to_green]
+    weights = host.api.sent("set weight")
+    assert weights == ["set weight %s/green 10" % CANARY_BACKEND, "set weight %s/green 100" % CANARY_BACKEND]
+    events = host.events
+    assert (host.index(("gate", "http://127.0.0.1:18102/health")) < host.index(("api", weights[0]))
+            < host.index(("api", to_canary)) < host.index(("probe", "http://127.0.0.1:18102/health"))
+            < host.index(("api", weights[1])) < host.index(("api", to_green)) < host.index(("systemctl", "stop", blue)))
+    assert len([event for event in events if event[0] == "probe"]) == 3
+    # The map file named the live slot while the canary was watched; green once switched in.
+    assert host.api.map_file_at_set == [(CANARY_BACKEND, "%s_blue" % SERVICE), ("%s_green" % SERVICE,
+                                                                              "%s_green" % SERVICE)]
+    assert host.map_entries() == {SERVICE: "%s_green" % SERVICE}
+    assert host.systemd.verbs() == ["restart %s" % green, "enable %s" % green, "stop %s" % blue, "disable %s" % blue]
+
+
+@pytest.mark.parametrize("kwargs, reason", [
+    # 5 requests in the window: too little traffic to judge is not a pass.
+    ({"green": (0, 5)}, "answered 5 request(s) in the window, fewer than min_requests 20"),
+    # Its own health read fails in the window.
+    ({"probe_answers": [{"healthy": True, "error": None}, {"healthy": False, "error": "status degraded"}]},
+     "its health check failed during the window: status degraded"),
+])
+def test_a_bad_canary_is_taken_out_and_the_live_slot_kept_serving(tmp_path, kwargs, reason):
+    host = canary_host(tmp_path, **kwargs)
+    result = host.reconcile(canary=CANARY)
+    green, blue = Host.unit("green"), Host.unit("blue")
+    (svc,) = result["services"]
+    assert svc["failed"] is True and svc["switched"] is False and svc["canary"]["passed"] is False
+    assert reason in svc["canary"]["reason"] and reason in result["failed_services"][SERVICE]
+    assert result["failed_services"][SERVICE].startswith(
+        "tts_service: the canary in slot green (releases/2.0.0) failed its window, taken out and stopped; "
+        "slot blue (releases/1.0.0) kept serving")
+    assert result["live"] == {SERVICE: "blue"}
+    # In, out: the live slot's backend named again, the canary drained and stopped; blue never touched.
+    assert host.api.sent("set map") == ["set map %s %s %s" % (host.map, SERVICE, CANARY_BACKEND),
+                                        "set map %s %s %s_blue" % (host.map, SERVICE, SERVICE)]
+    assert "set server %s/green state drain" % CANARY_BACKEND in host.api.commands
+    assert host.map_entries() == {SERVICE: "%s_blue" % SERVICE}
+    assert host.systemd.verbs() == ["restart %s" % green, "stop %s" % green]
+    assert sp.failed_services(None, result) == {SERVICE: result["failed_services"][SERVICE]}
+
+
+def test_a_restart_or_a_first_slot_never_goes_through_the_canary(tmp_path):
+    host = canary_host(tmp_path, live_release="releases/2.0.0")
+    result = host.reconcile(canary=CANARY, restart=[SERVICE])
+    assert result["services"][0]["switched"] is True and "canary" not in result["services"][0]
+    assert host.api.sent("set weight") == [] and host.api.sent("set map") == [
+        "set map %s %s %s_green" % (host.map, SERVICE, SERVICE)]
+    first = Host(tmp_path / "first", live=None)
+    (tmp_path / "first").mkdir(exist_ok=True)
+    result = first.reconcile(canary=CANARY)
+    assert result["services"][0]["action"] == "install" and "canary" not in result["services"][0]
+
+
+def test_a_canary_needs_its_backend_and_well_formed_settings(tmp_path):
+    host = canary_host(tmp_path)
+    service = host.service()
+    del service["canary_backend"]
+    with pytest.raises(slots.SlotsError, match="service tts_service: canary_backend is required with canary"):
+        host.reconcile(canary=CANARY, services=[service])
+    with pytest.raises(slots.SlotsError, match="canary: weight must be 1-256"):
+        host.reconcile(canary=dict(CANARY, weight=0))
+    assert host.systemd.verbs() == [] and host.api.commands == []
