@@ -4,7 +4,6 @@ import json
 import os
 import re
 import sys
-import time
 
 import yaml
 
@@ -253,14 +252,17 @@ def test_a_killed_service_is_restarted_and_healthy_again(host):
 EXIT_WITHOUT_BROKER = ("sonos_service", "device_manager")
 
 
-def test_a_minute_without_the_broker_leaves_every_service_healthy_again(host):
+def test_a_broker_outage_leaves_every_service_healthy_again(host):
     def restarts(name):
         return int(host.service("alicia-%s" % name).systemd_properties["NRestarts"])
     before = dict((name, restarts(name)) for name in EXIT_WITHOUT_BROKER)
     host.check_output("systemctl stop mosquitto")
     try:
         assert wait_until(lambda: health(host, "voice_router")["broker_connected"] is False, 20)
-        time.sleep(60)
+        # The broker stays away until each service that exits without it was restarted 3 times
+        # (exit after 5 s, RestartSec 5 s: about 30 s; at most 120 s).
+        assert wait_until(lambda: all(restarts(name) - before[name] >= 3 for name in EXIT_WITHOUT_BROKER), 120), \
+            dict((name, restarts(name) - before[name]) for name in EXIT_WITHOUT_BROKER)
         staying = [name for name in SERVICES if name not in EXIT_WITHOUT_BROKER]
         states = dict((name, host.service("alicia-%s" % name).systemd_properties["ActiveState"]) for name in staying)
         assert set(states.values()) == {"active"}, states
