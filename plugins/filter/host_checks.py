@@ -29,12 +29,14 @@ def service_host_check_request(plan):
         raise AnsibleFilterError("host checks: bad plan: %s" % exc)
 
 
-def service_host_check_problems(plan, files=None, min_free_mb=0, memory=True):
+def service_host_check_problems(plan, files=None, min_free_mb=0, memory=True, venvs=None):
     try:
         files = native(files) or {}
+        venvs = native(venvs) or {}
         return _hostcheck().problems(native(plan), files.get("host") or {},
                                      min_free_mb=int(min_free_mb or 0), check_memory=bool(memory),
-                                     changed_keys=files.get("changed_keys") or [])
+                                     changed_keys=files.get("changed_keys") or [],
+                                     venvs=venvs.get("venvs") or [])
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("host checks: bad plan or report: %s" % exc)
 

@@ -14,11 +14,13 @@ Two halves:
   only the ``SERVICE_NAME`` and ``SUPERVISOR_PROCESS_NAME`` values of its
   environment, never the rest), the free space of each path's file system
   (``statvfs`` of the path or its nearest existing parent) and
-  ``MemAvailable``;
+  ``MemAvailable``; after the files are applied (or, in check mode, judged),
+  what the entries that change write below each path (``with_needed_space``);
 - the judging, on the controller (``request``: what to ask for a host's
   plan; ``problems``: the report turned into messages naming the host, the
   service, the port and the holder's PID and command, or the path and the
-  figures).
+  figures: a file system needs ``min_free_mb`` plus the new release's files
+  and the virtualenvs the venvs module would build, ``space_needs``).
 
 "Ours" (a holder that is not a problem) for a port of service S: a process
 whose environment says ``SERVICE_NAME=S`` (every runtime's process gets it
@@ -46,6 +48,8 @@ LISTEN = "0A"
 ENV_KEYS = ("SERVICE_NAME", "SUPERVISOR_PROCESS_NAME")
 COMMAND_MAX = 200
 MB = 1024 * 1024
+# What a directory created takes (one block of the usual 4 KiB).
+DIRECTORY_BYTES = 4096
 _SOCKET = re.compile(r"^socket:\[(\d+)\]$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 
@@ -190,8 +194,16 @@ def _user_name(uid):
         return str(uid)
 
 
+def _device(path):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
 def free_space(paths, statvfs=os.statvfs):
-    """path -> {checked, free_mb} (``checked``: the path or its nearest existing parent)."""
+    """path -> {checked, free_mb, device} (``checked``: the path or its nearest existing parent;
+    ``device``: its file system's ``st_dev``, so paths sharing one file system are judged together)."""
     found = {}
     for path in paths:
         checked = os.path.abspath(path)
@@ -200,10 +212,64 @@ def free_space(paths, statvfs=os.statvfs):
         try:
             st = statvfs(checked)
         except OSError:
-            found[path] = {"checked": checked, "free_mb": None}
+            found[path] = {"checked": checked, "free_mb": None, "device": _device(checked)}
             continue
-        found[path] = {"checked": checked, "free_mb": int(st.f_bavail * st.f_frsize // MB)}
+        found[path] = {"checked": checked, "free_mb": int(st.f_bavail * st.f_frsize // MB), "device": _device(checked)}
     return found
+
+
+def containing_path(path, paths):
+    """The one of ``paths`` that holds ``path`` (itself or a parent; the deepest wins), None when none does."""
+    path = os.path.normpath(path)
+    best = None
+    for candidate in paths:
+        norm = os.path.normpath(candidate)
+        if path == norm or path.startswith(norm.rstrip("/") + "/"):
+            if best is None or len(norm) > len(os.path.normpath(best)):
+                best = candidate
+    return best
+
+
+def written_bytes(entry, action):
+    """The bytes a files module entry (``_files.prepare``'s) needs on disk when applied with ``action``.
+
+    A file created or updated: its content's length (a copy's ``src`` and a
+    tree's files arrive as content, so the source's size); a directory
+    created: one block; anything else (a link, a touched file, an entry
+    unchanged or whose attributes only change, a removal): 0."""
+    if action not in ("created", "updated"):
+        return 0
+    if entry.get("state") == "file":
+        return len(entry.get("data") or b"")
+    if entry.get("state") == "directory":
+        return DIRECTORY_BYTES
+    return 0
+
+
+def needed_space(entries, files, paths):
+    """path -> {key: bytes} for each of ``paths``: what the entries that change (``files``: the files
+    result's per path item) would write below it, by the entries' ``key`` (``""`` for none).
+
+    A path below none of ``paths`` is not counted; below two, the deepest one counts it."""
+    found = dict((path, {}) for path in paths)
+    for entry in entries:
+        item = files.get(entry["path"]) or {}
+        size = written_bytes(entry, item.get("action", "unchanged"))
+        path = containing_path(entry["path"], paths) if size else None
+        if path is None:
+            continue
+        key = entry.get("key") or ""
+        found[path][key] = found[path].get(key, 0) + size
+    return found
+
+
+def with_needed_space(host, entries, files):
+    """``host`` (``report``'s) with each path's ``needed_bytes`` (total) and ``needed_by_key``."""
+    needed = needed_space(entries, files, list(host.get("paths") or {}))
+    for path, space in (host.get("paths") or {}).items():
+        space["needed_by_key"] = needed[path]
+        space["needed_bytes"] = sum(needed[path].values())
+    return host
 
 
 def mem_available_mb(proc="/proc"):
@@ -315,11 +381,103 @@ def _holder_text(holder):
     return text + ")"
 
 
-def problems(the_plan, report, min_free_mb=0, check_memory=True, changed_keys=()):
+def _services_of_key(the_plan, key):
+    """The services a files ``key`` belongs to (the plan's keys table; else the key's text before ``:``)."""
+    info = (the_plan.get("keys") or {}).get(key) or {}
+    if info.get("service"):
+        return [info["service"]]
+    if info.get("services"):
+        return list(info["services"])
+    return [key.split(":", 1)[0]] if key else []
+
+
+def space_needs(the_plan, paths, venvs=None):
+    """path -> {service: {"files": bytes, "virtualenv": bytes}}: what the host's new release needs below
+    each of ``paths`` (the report's), from the files report's ``needed_by_key`` and the venvs check-mode
+    result's items (``venvs``: each ``path``, ``changed``, ``estimate_bytes``; a venv counts for the
+    services that use it, ``the_plan["venv_of"]``). Bytes shared by several services (a wheelhouse, a
+    virtualenv) count once, under their names joined by ``/``; files without a key as ``other files``."""
+    found = dict((path, {}) for path in paths)
+
+    def add(path, name, kind, size):
+        if size:
+            slot = found[path].setdefault(name, {"files": 0, "virtualenv": 0})
+            slot[kind] += size
+    for path, space in paths.items():
+        for key, size in sorted((space.get("needed_by_key") or {}).items()):
+            add(path, "/".join(_services_of_key(the_plan, key)) or "other files", "files", int(size))
+    venv_of = the_plan.get("venv_of") or {}
+    for item in venvs or []:
+        if not item.get("changed") or not item.get("estimate_bytes"):
+            continue
+        path = containing_path(item["path"], list(paths))
+        if path is None:
+            continue
+        names = sorted(name for name, venv in venv_of.items() if venv == item["path"])
+        add(path, "/".join(names) or item["path"], "virtualenv", int(item["estimate_bytes"]))
+    return found
+
+
+def _mb_up(size):
+    """Bytes in MB, rounded up (1 byte needs 1 MB)."""
+    return int(-(-int(size) // MB))
+
+
+def _needs_text(needs):
+    parts = []
+    for name, kinds in sorted(needs.items()):
+        what = ", ".join("%s %d MB" % (kind, _mb_up(kinds[kind])) for kind in ("files", "virtualenv") if kinds[kind])
+        parts.append("%s (%s)" % (name, what))
+    return ", ".join(parts)
+
+
+def _disk_problems(host, paths, needs, min_free_mb):
+    """The free-space messages, per file system: the paths of the report sharing a ``device`` (in the
+    report's order, the install directory first) judged together - free below ``min_free_mb`` plus what
+    the new release needs on any of them, in one message naming them all; without such a need, each
+    path free below ``min_free_mb``."""
+    margin = int(min_free_mb or 0)
+    found = []
+    groups, index = [], {}
+    for path, space in paths.items():
+        if space.get("free_mb") is None:
+            found.append("%s: the free space of %s could not be read (at %s)" % (host, path, space.get("checked")))
+            continue
+        key = ("path", path) if space.get("device") is None else ("device", space["device"])
+        if key not in index:
+            index[key] = len(groups)
+            groups.append([])
+        groups[index[key]].append(path)
+    for group in groups:
+        first = paths[group[0]]
+        merged = {}
+        for member in group:
+            for name, kinds in needs.get(member, {}).items():
+                slot = merged.setdefault(name, {"files": 0, "virtualenv": 0})
+                for kind, size in kinds.items():
+                    slot[kind] += size
+        need_mb = _mb_up(sum(sum(kinds.values()) for kinds in merged.values()))
+        if merged and first["free_mb"] < margin + need_mb:
+            found.append("%s: %s (file system of %s) has %d MB free, %d MB needed: %d MB for the new releases "
+                         "and virtualenvs of %s, plus %d MB (service_host_check_min_free_mb)"
+                         % (host, " and ".join(group), first.get("checked"), first["free_mb"], margin + need_mb,
+                            need_mb, _needs_text(merged), margin))
+            continue
+        for path in group:
+            if paths[path]["free_mb"] < margin:
+                found.append("%s: %s (file system of %s) has %d MB free, %d MB needed (service_host_check_min_free_mb)"
+                             % (host, path, paths[path].get("checked"), paths[path]["free_mb"], margin))
+    return found
+
+
+def problems(the_plan, report, min_free_mb=0, check_memory=True, changed_keys=(), venvs=None):
     """The report of ``report`` judged for the host of ``the_plan``: a list of messages ([]: ready).
 
     - a port a service needs held by a process that is not its own (``is_ours``);
-    - a path (install, data directory) whose file system has less than ``min_free_mb`` free;
+    - a path (install, data directory) whose file system has less than ``min_free_mb`` free, plus what
+      the new release needs on it (``space_needs``: the files that would change, each path's
+      ``needed_by_key``, and the virtualenvs to build, ``venvs``, the venvs module's check-mode items;
+      paths on one file system, the same ``device``, add up);
     - the memory reservations of the services not running yet (none of their
       ports held by their own process), and of the new slot of each running
       blue-green service whose files would change (``changed_keys``, the
@@ -346,13 +504,8 @@ def problems(the_plan, report, min_free_mb=0, check_memory=True, changed_keys=()
         elif svc.get("slot_list") and any(key == svc["name"] or key.startswith(svc["name"] + ":")
                                           for key in changed_keys or ()):
             starting.append(dict(svc, name="%s (its new slot)" % svc["name"]))
-    for path, space in sorted((report.get("paths") or {}).items()):
-        free = space.get("free_mb")
-        if free is None:
-            found.append("%s: the free space of %s could not be read (at %s)" % (host, path, space.get("checked")))
-        elif free < int(min_free_mb or 0):
-            found.append("%s: %s (file system of %s) has %d MB free, %d MB needed (service_host_check_min_free_mb)"
-                         % (host, path, space.get("checked"), free, int(min_free_mb)))
+    paths = report.get("paths") or {}
+    found += _disk_problems(host, paths, space_needs(the_plan, paths, venvs), min_free_mb)
     available = report.get("mem_available_mb")
     if check_memory and starting and available is not None:
         need = sum(size_mb((svc.get("resources") or {}).get("memory_reservation")) for svc in starting)

@@ -46,6 +46,9 @@ OLD_INFIX = ".old-"
 BUILD_UMASK = 0o022
 TAIL_LINES = 15
 OUTPUT_LIMIT = 3000
+# What check mode estimates a venv to build needs when no venv of the host tells better.
+DEFAULT_ESTIMATE_MB = 100
+MB = 1024 * 1024
 # pip options that would install somewhere else than the venv
 FOREIGN_TARGET_OPTIONS = ("--target", "-t", "--prefix", "--root", "--user")
 # variables of the module's environment that would point pip or python elsewhere
@@ -250,6 +253,63 @@ def inspect(spec, digest):
         return "stale", "%s now resolves to %s, the venv was built with %s" % (
             spec["python"], realpath, marker["python_realpath"]), marker
     return "complete", None, marker
+
+
+# ---------------------------------------------------------------------------
+# Sizing (check mode: the room a build needs)
+# ---------------------------------------------------------------------------
+
+def disk_usage(path):
+    """Bytes on disk of everything below ``path`` (allocated blocks; links not followed, hard links once)."""
+    total = 0
+    seen = set()
+    for directory, dirs, names in os.walk(path):
+        for name in dirs + names:
+            st = _lstat(os.path.join(directory, name))
+            if st is None or (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    st = _lstat(path)
+    return total + (st.st_blocks * 512 if st is not None else 0)
+
+
+def _is_leftover(name):
+    return NEW_INFIX in name or OLD_INFIX in name
+
+
+def size_estimate(path, sizes=None):
+    """(bytes, measured): the room building the venv at ``path`` needs, and what it was measured on.
+
+    The new venv is built beside the one it replaces, so the old one frees
+    nothing until the swap: its size when a venv is at ``path``; else the
+    largest venv of its parent directory (another service's, built from
+    similar requirements); else DEFAULT_ESTIMATE_MB (``measured`` ``default``).
+    ``sizes`` caches disk_usage across the venvs of one call."""
+    sizes = {} if sizes is None else sizes
+
+    def measure(venv):
+        if venv not in sizes:
+            sizes[venv] = disk_usage(venv)
+        return sizes[venv]
+    st = _lstat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode) and is_venv_dir(path):
+        return measure(path), path
+    parent = os.path.dirname(path)
+    try:
+        names = sorted(os.listdir(parent))
+    except (FileNotFoundError, NotADirectoryError):
+        names = []
+    best = None
+    for name in names:
+        sibling = os.path.join(parent, name)
+        st = _lstat(sibling)
+        if sibling == path or _is_leftover(name) or st is None or not stat.S_ISDIR(st.st_mode) \
+                or not is_venv_dir(sibling):
+            continue
+        if best is None or measure(sibling) > best[0]:
+            best = (measure(sibling), sibling)
+    return best if best is not None else (DEFAULT_ESTIMATE_MB * MB, "default")
 
 
 # ---------------------------------------------------------------------------
@@ -467,11 +527,13 @@ def _planned_marker(spec, digest):
                 packages="(known after pip install)")
 
 
-def ensure_venv(spec, run, check_mode=False):
-    """One venv: (result item, diff or None)."""
+def ensure_venv(spec, run, check_mode=False, sizes=None):
+    """One venv: (result item, diff or None). In check mode a venv to build carries ``estimate_bytes``
+    and ``estimate_from`` (``size_estimate``; ``sizes`` its cache), any other item None for both."""
     digest = wanted_digest(spec)
     path = spec["path"]
-    item = dict(path=path, changed=False, action="unchanged", reason=None, digest=digest, packages=None, error=None)
+    item = dict(path=path, changed=False, action="unchanged", reason=None, digest=digest, packages=None, error=None,
+                estimate_bytes=None, estimate_from=None)
     status, reason, marker = inspect(spec, digest)
     if status == "complete":
         item["packages"] = marker.get("packages")
@@ -482,7 +544,8 @@ def ensure_venv(spec, run, check_mode=False):
     before = marker_text(marker) if marker else ("state: absent\n" if status == "missing" else "(no marker)\n")
     action = "created" if status == "missing" else "rebuilt"
     if check_mode:
-        item.update(changed=True, action=action, reason=reason)
+        estimate, measured = size_estimate(path, sizes)
+        item.update(changed=True, action=action, reason=reason, estimate_bytes=estimate, estimate_from=measured)
         return item, _diff(path, before, marker_text(_planned_marker(spec, digest)))
     try:
         tmp, new_marker = build(spec, digest, run)
@@ -528,8 +591,9 @@ def ensure_all(venvs, absent=None, run=None, check_mode=False, want_diff=False):
     end naming each failed venv, with the full result attached.
     """
     items, removed_items, diffs = [], [], []
+    sizes = {}
     for raw in venvs:
-        item, diff = ensure_venv(normalize(raw), run, check_mode)
+        item, diff = ensure_venv(normalize(raw), run, check_mode, sizes)
         items.append(item)
         if diff is not None:
             diffs.append(diff)

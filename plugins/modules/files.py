@@ -295,6 +295,8 @@ options:
         files are applied, and return it in RV(host); nothing is changed. The platform plan uses it for its
         pre-deployment checks at no extra module execution.
       - Reads C(/proc) and needs root to see every process's sockets.
+      - With the same execution's result of the files, RV(host.paths) also says what the entries that change
+        (in check mode - would change) write below each path - the release about to be deployed.
     type: dict
     suboptions:
       ports:
@@ -590,7 +592,8 @@ host:
         - {port: 8080, address: 0.0.0.0, pid: 4242, command: python3 -m http.server 8080, name: python3,
            unit: session-3.scope, env: {}, uid: 0, user: root}
     paths:
-      /opt/alicia: {checked: /opt/alicia, free_mb: 78623}
+      /opt/alicia: {checked: /opt/alicia, free_mb: 78623, device: 2049, needed_bytes: 1052672,
+                    needed_by_key: {stt_service: 1048576, "": 4096}}
     mem_available_mb: 22984
   contains:
     listeners:
@@ -602,7 +605,16 @@ host:
           environment.
       type: dict
     paths:
-      description: By path, C(checked) (the path or its nearest existing parent) and C(free_mb) (free for unprivileged users).
+      description:
+        - By path of O(report_host.paths), C(checked) (the path or its nearest existing parent), C(free_mb) (free for
+          unprivileged users, read before the files are applied) and C(device) (the C(st_dev) of C(checked), the same
+          for paths on one file system).
+        - C(needed_bytes) and C(needed_by_key) - what the entries of O(files) that change (in check mode - would
+          change) write below the path, in total and by O(files[].key) (V("") for entries without one). A file
+          created or updated counts its content's length (a O(files[].src) copy or a tree's file its source's size),
+          a directory created one block (4096 bytes); links, touched files, removals and entries unchanged or whose
+          owner, group or mode only change count 0. An entry below none of the paths is not counted; below two,
+          the deepest path counts it.
       type: dict
     mem_available_mb:
       description: C(MemAvailable) of C(/proc/meminfo) in MB.
@@ -628,6 +640,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._files import (
     resolve_ids,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._hostcheck import report as host_report
+from ansible_collections.alicia.platform.plugins.module_utils._hostcheck import with_needed_space
 from ansible_collections.alicia.platform.plugins.module_utils._units import Systemctl, UnitsError
 
 HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -706,7 +719,8 @@ def run_module():
                           % (", ".join(params["report_units"]), exc.msg), invocation=invocation)
             module.fail_json(**result)
     if host is not None:
-        result["host"] = host
+        # What the entries that change need on each path's file system (check mode: would need).
+        result["host"] = with_needed_space(host, entries, result["files"])
     result["invocation"] = invocation
     module.exit_json(**result)
 

@@ -114,6 +114,8 @@ attributes:
     details:
       - Only the markers are read; nothing is built or removed. A venv that would be built is
         reported with RV(venvs[].action) V(created) or V(rebuilt) and RV(venvs[].packages) V(null).
+      - A venv that would be built also carries the room its build needs, RV(venvs[].estimate_bytes)
+        (the venvs it replaces or resembles are measured only then; a run that changes nothing measures nothing).
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -219,6 +221,20 @@ venvs:
     error:
       description: Why the venv failed (the step and the command's last lines); V(null) otherwise.
       type: str
+    estimate_bytes:
+      description:
+        - In check mode, for a venv that would be built, the room on disk its build needs - it is built beside
+          the venv it replaces, which frees nothing until the swap. The size on disk (allocated blocks) of the
+          venv at the path when there is one; else of the largest venv in the same parent directory; else
+          100 MB. V(null) for any other item and outside check mode.
+        - The platform plan's pre-deployment checks add it to what the install directory's file system must
+          have free (P(alicia.platform.service_host_check_problems#filter)).
+      type: int
+      sample: 104857600
+    estimate_from:
+      description: What RV(venvs[].estimate_bytes) measured - a venv's path, or V(default); V(null) with it.
+      type: str
+      sample: /opt/alicia/venvs/3f2a9c1e
 absent:
   description: One result per path of O(absent) (C(path), C(changed), C(action) V(removed),
     V(unchanged) or V(failed), C(error)).

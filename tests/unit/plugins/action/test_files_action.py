@@ -478,3 +478,34 @@ def test_bad_tree_entries_fail_on_the_controller(project, playbook, tmp_path):
         (demo_dir,) * 3) in msg("overlap")
     assert "files[1] (%s/m)" % demo_dir in msg("missing") and "nope" in msg("missing")
     assert not os.path.exists(demo_dir), "bad entries fail before the module runs"
+
+
+def test_check_mode_sizes_src_copies_and_trees_by_their_sources(project, playbook):
+    """report_host's needed bytes: a src copy and a tree's files count their source files' sizes (the action
+    plugin sends them as content), each directory created one block; by key, below the reported path."""
+    path, demo_dir, write_tasks = project
+    role_files = os.path.join(os.path.dirname(path), "roles", "demo", "files")
+    os.makedirs(os.path.join(role_files, "rel", "sub"))
+    with open(os.path.join(role_files, "rel", "a.txt"), "wb") as handle:
+        handle.write(b"a" * 100)
+    with open(os.path.join(role_files, "rel", "sub", "b.bin"), "wb") as handle:
+        handle.write(b"b" * 5000)
+    write_tasks([{
+        "name": "Demo | sized",
+        "alicia.platform.files": {
+            "defaults": {"mode": "0644"},
+            "files": [
+                {"path": demo_dir, "state": "directory", "key": "app"},
+                {"path": demo_dir + "/blob.bin", "src": "blob.bin", "key": "blob"},
+                {"path": demo_dir + "/rel", "state": "tree", "src": "rel", "key": "app"},
+            ],
+            "report_host": {"paths": [demo_dir]},
+        },
+        "register": "demo_result",
+    }])
+    proc, parsed = playbook(path, "--check", json_output=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    space = task_results(parsed, "Demo | sized")[0]["host"]["paths"][demo_dir]
+    assert space["needed_by_key"] == {"blob": len(BLOB), "app": 3 * 4096 + 100 + 5000}, space
+    assert space["needed_bytes"] == len(BLOB) + 3 * 4096 + 5100
+    assert not os.path.exists(demo_dir)

@@ -118,7 +118,8 @@ def test_free_space_of_a_path_not_there_yet_is_its_nearest_parents(tmp_path):
         seen.append(path)
         return Stat(f_bavail=300, f_frsize=1024 * 1024)
     found = hc.free_space([str(tmp_path / "opt" / "alicia"), str(tmp_path)], statvfs=statvfs)
-    assert found[str(tmp_path / "opt" / "alicia")] == {"checked": str(tmp_path), "free_mb": 300}
+    assert found[str(tmp_path / "opt" / "alicia")] == {"checked": str(tmp_path), "free_mb": 300,
+                                                       "device": os.stat(str(tmp_path)).st_dev}
     assert seen == [str(tmp_path), str(tmp_path)]
 
 
@@ -278,3 +279,111 @@ def test_size_mb(value, mb):
 
 def test_no_report_no_problem(resolve):
     assert hc.problems(plan_of(resolve, {}, ["stt_service"]), {}) == []
+
+
+# ---- the release's size ------------------------------------------------------------------
+
+def entry(path, state="file", data=None, key=None):
+    return {"path": path, "state": state, "data": data, "key": key}
+
+
+@pytest.mark.parametrize("state, data, action, size", [
+    ("file", b"x" * 1000, "created", 1000),            # content (a src copy or a tree's file arrives as content)
+    ("file", b"x" * 1000, "updated", 1000),            # replaced: the new content is written beside the old
+    ("file", b"x" * 1000, "unchanged", 0),
+    ("file", b"x" * 1000, "attributes", 0),            # only owner, group or mode: nothing written
+    ("directory", None, "created", hc.DIRECTORY_BYTES),
+    ("directory", None, "attributes", 0),
+    ("link", None, "updated", 0),
+    ("touch", None, "created", 0),
+    ("absent", None, "removed", 0),
+])
+def test_written_bytes(state, data, action, size):
+    assert hc.written_bytes(entry("/opt/alicia/x", state, data), action) == size
+
+
+def test_needed_space_groups_what_changes_by_the_path_that_holds_it_and_by_key():
+    entries = [
+        entry("/opt/alicia/stt_service/releases/1.1.0", "directory", key="stt_service"),
+        entry("/opt/alicia/stt_service/releases/1.1.0/app.py", data=b"a" * 3000, key="stt_service"),
+        entry("/opt/alicia/stt_service/releases/1.0.0/app.py", data=b"a" * 9000, key="stt_service"),  # unchanged
+        entry("/opt/alicia/wheelhouse/x.whl", data=b"w" * 500, key="venv:/opt/alicia/venvs/ab"),
+        entry("/opt/alicia/data/registry.json", data=b"r" * 70),                # deeper path, no key
+        entry("/etc/alicia/stt_service.env", data=b"e" * 40, key="stt_service"),  # under no path: not counted
+        entry("/opt/alicia-other/f", data=b"o" * 40, key="stt_service"),         # a prefix, not a parent
+    ]
+    files = dict((e["path"], {"action": "created"}) for e in entries)
+    files["/opt/alicia/stt_service/releases/1.0.0/app.py"] = {"action": "unchanged"}
+    found = hc.needed_space(entries, files, ["/opt/alicia", "/opt/alicia/data"])
+    assert found == {"/opt/alicia": {"stt_service": hc.DIRECTORY_BYTES + 3000, "venv:/opt/alicia/venvs/ab": 500},
+                     "/opt/alicia/data": {"": 70}}
+    host = hc.with_needed_space({"paths": {"/opt/alicia": {"free_mb": 5}, "/opt/alicia/data": {"free_mb": 5}}},
+                                entries, files)
+    assert host["paths"]["/opt/alicia"]["needed_bytes"] == hc.DIRECTORY_BYTES + 3500
+    assert host["paths"]["/opt/alicia/data"] == {"free_mb": 5, "needed_bytes": 70, "needed_by_key": {"": 70}}
+
+
+def test_containing_path():
+    assert hc.containing_path("/opt/alicia/x/y", ["/var", "/opt", "/opt/alicia/"]) == "/opt/alicia/"
+    assert hc.containing_path("/opt/alicia", ["/opt/alicia"]) == "/opt/alicia"
+    assert hc.containing_path("/optional", ["/opt"]) is None
+
+
+def disk_report(free_mb, needed_by_key=None, data_needed=None, device=None):
+    paths = report(free_mb=free_mb)["paths"]
+    paths["/opt/alicia"]["needed_by_key"] = needed_by_key or {}
+    paths["/var/lib/alicia"]["needed_by_key"] = data_needed or {}
+    if device is not None:
+        for space in paths.values():
+            space["device"] = device
+    return dict(report(free_mb=free_mb), paths=paths)
+
+
+def python_plan(resolve, names=("stt_service", "tts_service"), **artifact):
+    artifact = dict({"type": "python_app", "src": "/nonexistent"}, **artifact)
+    return plan_of(resolve, dict((n, {"artifact": artifact}) for n in names), list(names))
+
+
+def test_the_new_release_and_its_virtualenv_must_fit_above_the_margin(resolve):
+    plan = python_plan(resolve)
+    venv = plan["venv_of"]["stt_service"]
+    files = {"stt_service": 30 * hc.MB, "tts_service:slots": 5 * hc.MB + 1}
+    venvs = [{"path": venv, "changed": True, "action": "rebuilt", "estimate_bytes": 100 * hc.MB},
+             {"path": "/opt/alicia/venvs/unchanged", "changed": False, "estimate_bytes": None}]
+    # 256 MB margin + 30 + 6 (5 MB and a byte) + 100 = 392 MB: 392 free passes, 391 fails.
+    assert hc.problems(plan, disk_report(392, files), min_free_mb=256, check_memory=False, venvs=venvs) == []
+    found = hc.problems(plan, disk_report(391, files), min_free_mb=256, check_memory=False, venvs=venvs)
+    # The same requirements: one venv for both services, counted once under both names.
+    assert plan["venv_of"]["tts_service"] == venv
+    assert found == ["h1: /opt/alicia (file system of /opt) has 391 MB free, 392 MB needed: 136 MB for the new "
+                     "releases and virtualenvs of stt_service (files 30 MB), stt_service/tts_service (virtualenv "
+                     "100 MB), tts_service (files 6 MB), plus 256 MB (service_host_check_min_free_mb)"], found
+    # Without the venvs' result only the files count; with nothing changing only the margin.
+    assert hc.problems(plan, disk_report(292, files), min_free_mb=256, check_memory=False) == []
+    assert "291 MB free, 292 MB needed" in hc.problems(plan, disk_report(291, files), min_free_mb=256,
+                                                       check_memory=False)[0]
+    assert hc.problems(plan, disk_report(256), min_free_mb=256, check_memory=False, venvs=venvs[1:]) == []
+
+
+def test_paths_on_one_file_system_add_their_needs_up_and_are_judged_once(resolve):
+    plan = python_plan(resolve, ["stt_service"])
+    kwargs = dict(min_free_mb=100, check_memory=False)
+    one_fs = disk_report(150, {"stt_service": 30 * hc.MB}, {"stt_service": 30 * hc.MB}, device=2049)
+    found = hc.problems(plan, one_fs, **kwargs)
+    assert found == ["h1: /opt/alicia and /var/lib/alicia (file system of /opt) has 150 MB free, 160 MB needed: "
+                     "60 MB for the new releases and virtualenvs of stt_service (files 60 MB), plus 100 MB "
+                     "(service_host_check_min_free_mb)"], found
+    # Two file systems: each needs only its own.
+    assert hc.problems(plan, disk_report(150, {"stt_service": 30 * hc.MB}, {"stt_service": 30 * hc.MB}),
+                       **kwargs) == []
+
+
+def test_files_of_no_service_and_a_shared_wheelhouse_are_named(resolve):
+    plan = python_plan(resolve, wheelhouse="/srv/wheels")
+    wheelhouse_keys = [k for k in plan["keys"] if k.startswith("venv:")]
+    assert len(wheelhouse_keys) == 1
+    found = hc.problems(plan, disk_report(1, dict([("", 1)] + [(k, hc.MB) for k in wheelhouse_keys])),
+                        min_free_mb=0, check_memory=False)
+    assert len(found) == 1 and "other files (files 1 MB)" in found[0], found
+    for key in wheelhouse_keys:
+        assert "/".join(plan["keys"][key]["services"]) + " (files 1 MB)" in found[0], found

@@ -346,3 +346,70 @@ def test_a_missing_python_or_wheelhouse_fails_that_venv_only(tmp_path):
     assert [item["action"] for item in failure.value.result["venvs"]] == ["failed", "failed", "created"]
     assert tools.calls == ["venv", "pip install", "pip freeze", "compileall"]
     assert failure.value.result["venvs"][2]["packages"] == ["probe==1.0"]
+
+
+# ---------------------------------------------------------------------------
+# Sizing (check mode)
+# ---------------------------------------------------------------------------
+
+def sized_venv(path, size, marker=None):
+    """A fake venv holding a ``size``-byte file (written, so its blocks are allocated)."""
+    fake_venv(path, marker)
+    with open(os.path.join(str(path), "lib.bin"), "wb") as handle:
+        handle.write(b"\x01" * size)
+    return str(path)
+
+
+def test_disk_usage_counts_allocated_blocks_once_and_follows_no_link(tmp_path):
+    root = tmp_path / "tree"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "big").write_bytes(b"x" * 200000)
+    os.link(str(root / "sub" / "big"), str(root / "hard"))    # the same blocks: counted once
+    os.symlink("/usr", str(root / "usr"))                      # a link to a directory: not followed
+    found = v.disk_usage(str(root))
+    assert 200000 <= found < 200000 + 64 * 1024, found
+    assert v.disk_usage(str(tmp_path / "missing")) == 0
+
+
+def test_size_estimate_replaced_venv_else_largest_sibling_else_default(tmp_path):
+    parent = tmp_path / "venvs"
+    parent.mkdir()
+    path = str(parent / "new")
+    # Nothing to go by: the default.
+    assert v.size_estimate(path) == (v.DEFAULT_ESTIMATE_MB * v.MB, "default")
+    # Other venvs of the parent (not leftovers, not what is not a venv): the largest.
+    small = sized_venv(parent / "small", 100000)
+    large = sized_venv(parent / "large", 900000)
+    sized_venv(parent / ("huge" + v.NEW_INFIX + "1a2b"), 5000000)   # an interrupted build
+    os.makedirs(str(parent / "data"))
+    (parent / "data" / "blob").write_bytes(b"x" * 5000000)           # not a venv
+    estimate, measured = v.size_estimate(path)
+    assert measured == large and estimate == v.disk_usage(large) and estimate > v.disk_usage(small)
+    # An empty directory at the path (may become a venv) says nothing: still the largest sibling.
+    os.mkdir(path)
+    assert v.size_estimate(path)[1] == large
+    os.rmdir(path)
+    # The venv it replaces, however small: the new one is built beside it.
+    sized_venv(path, 1000)
+    assert v.size_estimate(path) == (v.disk_usage(path), path)
+
+
+def test_check_mode_carries_the_estimate_of_each_venv_to_build_only(tmp_path):
+    parent = tmp_path / "venvs"
+    parent.mkdir()
+    old = spec(parent / "old")                                    # stale (no marker): rebuilt
+    sized_venv(old["path"], 300000)
+    done = spec(parent / "done")                                  # complete: nothing to build
+    sized_venv(done["path"], 2000000, marker=complete_marker(done))
+    new = spec(parent / "new")                                    # missing: the largest venv of the parent
+    result = v.ensure_all([old, done, new], run=None, check_mode=True)
+    by_path = dict((item["path"], item) for item in result["venvs"])
+    assert (by_path[old["path"]]["action"], by_path[old["path"]]["estimate_from"]) == ("rebuilt", old["path"])
+    assert by_path[old["path"]]["estimate_bytes"] == v.disk_usage(old["path"])
+    assert (by_path[done["path"]]["estimate_bytes"], by_path[done["path"]]["estimate_from"]) == (None, None)
+    assert by_path[new["path"]]["action"] == "created"
+    assert (by_path[new["path"]]["estimate_bytes"], by_path[new["path"]]["estimate_from"]) == (
+        v.disk_usage(done["path"]), done["path"])
+    alone = spec(tmp_path / "elsewhere" / "venv")
+    item = v.ensure_all([alone], run=None, check_mode=True)["venvs"][0]
+    assert (item["estimate_bytes"], item["estimate_from"]) == (100 * 1024 * 1024, "default")

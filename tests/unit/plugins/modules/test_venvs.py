@@ -92,6 +92,8 @@ def test_one_venv_from_check_to_build_rebuild_and_a_failed_rebuild(venvs, wheelh
     item = result["venvs"][0]
     assert (result["changed"], item["changed"], item["action"], item["packages"]) == (True, True, "created", None)
     assert item["reason"] == "no venv at %s" % path
+    # the room its build needs: no venv on this host to go by, the default
+    assert (item["estimate_bytes"], item["estimate_from"]) == (_venvs.DEFAULT_ESTIMATE_MB * 1024 * 1024, "default")
     assert result["diff"][0]["before"] == "state: absent\n"
     assert json.loads(result["diff"][0]["after"])["packages"] == "(known after pip install)"
     assert not os.path.exists(str(tmp_path / "venvs"))
@@ -105,8 +107,8 @@ def test_one_venv_from_check_to_build_rebuild_and_a_failed_rebuild(venvs, wheelh
         os.umask(mask)
     assert rc == 0, result
     item = result["venvs"][0]
-    assert (result["changed"], item["action"], item["packages"], item["error"]) == (
-        True, "created", [PROBE + "==1.0"], None)
+    assert (result["changed"], item["action"], item["packages"], item["error"], item["estimate_bytes"]) == (
+        True, "created", [PROBE + "==1.0"], None, None)
     assert result["changed_paths"] == [path]
     assert imported_version(path) == "1.0"
     assert console_script(path) == PROBE + " 1.0"
@@ -136,6 +138,9 @@ def test_one_venv_from_check_to_build_rebuild_and_a_failed_rebuild(venvs, wheelh
     rc, result = venvs([two], check=True)
     assert (rc, result["changed"], result["venvs"][0]["action"]) == (0, True, "rebuilt")
     assert result["venvs"][0]["reason"] == "requirements or options changed"
+    # built beside the venv it replaces: that venv's size on disk
+    assert result["venvs"][0]["estimate_from"] == path
+    assert result["venvs"][0]["estimate_bytes"] == _venvs.disk_usage(path) > 1024 * 1024
     assert snapshot(path) == before and imported_version(path) == "1.0"
 
     # requirements changed: rebuilt and swapped in, the diff shows both markers
