@@ -41,8 +41,8 @@ def runs(tmp_path_factory, root, start_playbook):
     ("strategy", "strategy must be one of direct, rolling, blue_green, canary, got 'yolo'"),
     ("blue_green_single", "strategy blue_green needs services with two slots behind the balancer: tts_service has "
                           "no field 'slot_ports'"),
-    ("canary_single", "strategy canary needs services behind the balancer: tts_service runs one instance (field "
-                      "'instances' must be more than 1"),
+    ("canary_single", "strategy canary needs services behind the balancer: tts_service runs one instance without "
+                      "slots (field 'instances' more than 1"),
     ("version", "version '../x'"),
     ("nothing", "give exactly one of services"),
     ("rollback_unknown", "services: nope is not a catalogue service"),

@@ -259,10 +259,12 @@ def test_the_slots_request(slotted):
              "link": "/opt/alicia/tts_service/green", "env": "/etc/alicia/tts_service-green.release.env",
              "backend": "tts_service_green", "server": "green"},
         ],
+        # Both slots in one backend, for strategy canary (the balancer role's name for it).
+        "canary_backend": "tts_service_canary",
     }]
-    # What the module's own check takes.
+    # What the module's own check takes, also with a canary.
     from ansible_collections.alicia.platform.plugins.module_utils._slots import check_services
-    assert check_services(plan["slots"]) == []
+    assert check_services(plan["slots"]) == [] and check_services(plan["slots"], canary={"weight": 10}) == []
 
 
 def test_the_slots_request_follows_the_version(resolve):
