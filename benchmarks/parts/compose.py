@@ -40,13 +40,8 @@ IMAGE_ARCHIVE = os.path.join(lab.OUT, "base-image.tar")
 BASE_IMAGE = os.environ.get("ALICIA_TEST_IMAGE", "alicia-test/debian:bookworm")
 
 
-def sh(host, script, check=True, stdin=None):
-    proc = subprocess.run(["docker", "exec", "-i", host, "bash", "-c", script], capture_output=True, text=True,
-                          input=stdin)
-    if check and proc.returncode != 0:
-        raise RuntimeError("on %s: %s failed (%d): %s" % (host, script[:80], proc.returncode,
-                                                          (proc.stderr or proc.stdout)[-1500:]))
-    return proc.stdout
+# ``bash -c script`` on a lab host.
+sh = lab.host_sh
 
 
 def timed(host, command):

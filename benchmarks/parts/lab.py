@@ -42,12 +42,14 @@ def running_hosts():
     return sorted(line.strip() for line in proc.stdout.splitlines() if line.strip())
 
 
-def lab(action, hosts=1, docker=False):
-    """scripts/lab.sh up|down with LAB_HOSTS=hosts (LAB_DOCKER=1: hosts that run their own Docker engine);
-    its output goes to .cache/bench/lab.log."""
+def lab(action, hosts=1, docker=False, image=None):
+    """scripts/lab.sh up|down with LAB_HOSTS=hosts (LAB_DOCKER=1: hosts that run their own Docker engine;
+    LAB_IMAGE=image: another image than the lab's); its output goes to .cache/bench/lab.log."""
     os.makedirs(OUT, exist_ok=True)
     env = dict(os.environ, LAB_HOSTS=str(hosts), LAB_DOCKER="1" if docker else "0",
                PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    if image:
+        env["LAB_IMAGE"] = image
     with open(os.path.join(OUT, "lab.log"), "a") as log:
         proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "lab.sh"), action], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT)
@@ -61,11 +63,21 @@ def forget_facts():
         os.unlink(path)
 
 
-def fresh(hosts, docker=False):
-    """New lab hosts: down, up (LAB_HOSTS=hosts), no cached facts."""
+def fresh(hosts, docker=False, image=None):
+    """New lab hosts: down, up (LAB_HOSTS=hosts, from ``image`` when given), no cached facts."""
     lab("down")
-    lab("up", hosts, docker=docker)
+    lab("up", hosts, docker=docker, image=image)
     forget_facts()
+
+
+def host_sh(host, script, check=True, stdin=None):
+    """``bash -c script`` on a lab host (docker exec): its stdout; raises LabError when it fails (``check``)."""
+    proc = subprocess.run(["docker", "exec", "-i", host, "bash", "-c", script], capture_output=True, text=True,
+                          input=stdin)
+    if check and proc.returncode != 0:
+        raise LabError("on %s: %s failed (%d): %s" % (host, script[:80], proc.returncode,
+                                                      (proc.stderr or proc.stdout)[-1500:]))
+    return proc.stdout
 
 
 def recap(stdout):
