@@ -328,6 +328,33 @@ def _settings_errors(settings):
     return found
 
 
+def backend_names(service):
+    """The HAProxy backends of one well-formed service: its name, or for a
+    blue-green one (``slots``) ``<name>_<server>`` per slot server and
+    ``<name>_canary`` (what ``backends`` writes)."""
+    if not service.get("slots"):
+        return [service["name"]]
+    return (["%s_%s" % (service["name"], server.get("name")) for server in service.get("servers") or []
+             if isinstance(server, dict)] + ["%s_canary" % service["name"]])
+
+
+def _backend_clashes(services):
+    """A backend name that two services would write (HAProxy refuses the configuration)."""
+    found = []
+    owners = {}
+    for index, service in enumerate(services):
+        if not isinstance(service, dict) or not isinstance(service.get("name"), str):
+            continue
+        for backend in backend_names(service):
+            other = owners.setdefault(backend, index)
+            # The same name twice is reported as such (errors).
+            if other != index and services[other]["name"] != service["name"]:
+                found.append("balancer: balancer_services[%d] (%s) field 'name': its backend %s is also the backend "
+                             "of balancer_services[%d] (%s)" % (index, service["name"], backend, other,
+                                                               services[other]["name"]))
+    return found
+
+
 def errors(services, settings=None, used_ports=None):
     """Every problem of ``balancer_services`` and the role's settings.
 
@@ -350,6 +377,7 @@ def errors(services, settings=None, used_ports=None):
         if len(positions) > 1:
             found.append("balancer: service name '%s' is used more than once (balancer_services[%s])"
                          % (name, "], balancer_services[".join(str(p) for p in positions)))
+    found.extend(_backend_clashes(services))
     if used_ports is not None and not isinstance(used_ports, dict):
         found.append("balancer: used_ports must be a mapping of port to what uses it, got %s" % _json(used_ports))
         used_ports = None

@@ -478,7 +478,20 @@ def _instance_name_clashes(catalogue):
             elif unit in owners:
                 found.append(fmt(name, "slot_ports", "slot %s would be unit alicia-%s.service, the unit of instance "
                                  "'%s' of service '%s'" % (slot, unit, unit, owners[unit])))
+        # Its HAProxy backends are <service>_<slot> and <service>_canary; a
+        # balanced service's frontend and backend take its own name.
+        for suffix in SLOTS + ("canary",):
+            backend = "%s_%s" % (name, suffix)
+            if _balanced(catalogue.get(backend)):
+                found.append(fmt(name, "slot_ports", "the balancer's backend %s of this service would be the backend "
+                                 "of balanced service '%s'" % (backend, backend)))
     return found
+
+
+def _balanced(entry):
+    """An entry the balancer fronts: a blue-green service or one with instances > 1."""
+    return (isinstance(entry, dict) and entry.get("kind", "service") == "service"
+            and bool(entry.get("slot_ports") or instance_count(entry)))
 
 
 def _check_dependencies(name, entry, catalogue, phases, errors):

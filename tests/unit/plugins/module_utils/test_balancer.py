@@ -88,6 +88,20 @@ def test_names_are_unique():
     ]
 
 
+def test_a_backend_name_two_services_would_write_is_refused():
+    blue_green = tts(slots=True, servers=[{"name": "blue", "port": 8031}, {"name": "green", "port": 8032}])
+    for name in ("tts_service_blue", "tts_service_green", "tts_service_canary"):
+        found = bal.errors([blue_green, tts(name=name, port=8004, servers=[{"name": "a", "port": 8041}])])
+        assert found == ["balancer: balancer_services[1] (%s) field 'name': its backend %s is also the backend of "
+                         "balancer_services[0] (tts_service)" % (name, name)], found
+    # Other names, and the backends backends() writes, are distinct.
+    services = [blue_green, tts(name="tts_service_red", port=8004, servers=[{"name": "a", "port": 8041}])]
+    assert bal.errors(services) == []
+    written = [server["backend"] for service in bal.backends(services) for server in service["servers"]]
+    written += [service["canary_backend"] for service in bal.backends(services) if service.get("canary_backend")]
+    assert sorted(written) == sorted(name for service in services for name in bal.backend_names(service))
+
+
 def test_server_names_may_repeat_across_services():
     assert bal.errors([tts(), tts(name="stt_service", port=8001,
                                   servers=[{"name": "tts_service-1", "port": 8011}])]) == []

@@ -136,6 +136,20 @@ def test_a_slot_whose_unit_is_another_instance_s_names_slot_ports(resolve):
     assert field_errors(catalogue) == [] and field_errors(catalogue, "stt_service") == []
 
 
+def test_a_slot_backend_that_is_a_balanced_service_s_names_slot_ports(resolve, catalogue_defaults):
+    services = dict(catalogue_defaults["catalogue_services"])
+    for suffix in ("blue", "green", "canary"):
+        other = "tts_service_%s" % suffix
+        with_other = dict(services, **{other: dict(services["stt_service"], port=18301)})
+        catalogue = resolve({"tts_service": {"slot_ports": list(PORTS)},
+                             other: {"instances": 2, "instance_ports": [18302, 18303]}}, services=with_other)
+        assert ("slot_ports", "the balancer's backend %s of this service would be the backend of balanced service "
+                              "'%s'" % (other, other)) in field_errors(catalogue), other
+        # Not balanced (one instance): no backend of its own, no clash.
+        catalogue = resolve({"tts_service": {"slot_ports": list(PORTS)}}, services=with_other)
+        assert not [p for p in field_errors(catalogue) if "backend" in p[1]], other
+
+
 def test_a_slot_service_needs_a_health_check_the_balancer_can_run(resolve):
     catalogue = resolve({"tts_service": {"slot_ports": list(PORTS),
                                          "health": {"path": "/health", "json_field": "st atus"}}})
