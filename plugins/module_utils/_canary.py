@@ -35,6 +35,7 @@ import time
 from ansible_collections.alicia.platform.plugins.module_utils._haproxy import (
     HAProxyError,
     parse_servers_state,
+    send,
     servers_by_name,
 )
 
@@ -175,9 +176,7 @@ def watch(params, api, probe=None, clock=time.monotonic, sleep=time.sleep, check
     commands = ([] if passed else ["set server %s/%s state drain" % (backend, canary)]) + [
         "set weight %s/%s %d" % (backend, canary, weight)]
     for command in commands:
-        answer = api.command(command).strip()
-        if answer:
-            raise HAProxyError("HAProxy refused %r: %s" % (command, answer), result)
+        send(api, command, result)
         result["commands"].append(command)
     result["changed"] = True
     result["msg"] = "canary %s/%s %s after %.1fs: %s" % (backend, canary, "passed" if passed else "FAILED",

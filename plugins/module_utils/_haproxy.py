@@ -107,6 +107,14 @@ class RuntimeAPI(object):
             sock.close()
 
 
+def send(api, line, result=None):
+    """One command that answers nothing when HAProxy takes it (set weight, set
+    server ... state); any answer is a refusal, raised with ``result``."""
+    answer = api.command(line).strip()
+    if answer:
+        raise HAProxyError("HAProxy refused %r: %s" % (line, answer), result)
+
+
 def parse_servers_state(text):
     """The rows of ``show servers state`` as dicts keyed by its header's names."""
     lines = [line for line in text.splitlines() if line.strip()]

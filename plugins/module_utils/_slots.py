@@ -51,7 +51,7 @@ import time
 from ansible_collections.alicia.platform.plugins.module_utils import health
 from ansible_collections.alicia.platform.plugins.module_utils._canary import parse_stat
 from ansible_collections.alicia.platform.plugins.module_utils._canary import watch as watch_canary
-from ansible_collections.alicia.platform.plugins.module_utils._haproxy import HAProxyError, parse_servers_state
+from ansible_collections.alicia.platform.plugins.module_utils._haproxy import HAProxyError, parse_servers_state, send
 
 # `show servers state`'s srv_op_state of a server that is up.
 SRV_RUNNING = 2
@@ -409,12 +409,6 @@ def switch(svc, state, plan, ctx):
     return result
 
 
-def _command(api, line):
-    answer = api.command(line).strip()
-    if answer:
-        raise HAProxyError("runtime API: %s: %s" % (line, answer))
-
-
 def canary_stage(svc, target, old, ctx):
     """The gated new slot (``target``) watched beside the live one (``old``) in the service's
     canary backend: the ``_canary.watch`` result (``passed``, ``reason``...). A failed
@@ -426,8 +420,8 @@ def canary_stage(svc, target, old, ctx):
     if not up:
         return {"passed": False, "msg": "", "reason": "HAProxy's checks did not see %s/%s up within %.0f s"
                 % (backend, target["server"], ctx["up_timeout"])}
-    _command(api, "set server %s/%s state ready" % (backend, target["server"]))
-    _command(api, "set weight %s/%s %d" % (backend, target["server"], int(settings["weight"])))
+    send(api, "set server %s/%s state ready" % (backend, target["server"]))
+    send(api, "set weight %s/%s %d" % (backend, target["server"], int(settings["weight"])))
     # The live entry only: the map file keeps the live slot (a reload mid-window serves it alone).
     if not set_map(api, ctx["map"], svc["service"], backend):
         raise HAProxyError("the slots map %s is not loaded: no canary without it" % ctx["map"])
