@@ -350,8 +350,8 @@ def _backend_clashes(services):
             # The same name twice is reported as such (errors).
             if other != index and services[other]["name"] != service["name"]:
                 found.append("balancer: balancer_services[%d] (%s) field 'name': its backend %s is also the backend "
-                             "of balancer_services[%d] (%s)" % (index, service["name"], backend, other,
-                                                               services[other]["name"]))
+                             "of balancer_services[%d] (%s)"
+                             % (index, service["name"], backend, other, services[other]["name"]))
     return found
 
 

@@ -215,6 +215,13 @@ options:
     type: int
     default: 64
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Delegated to the controller (connection C(local), no C(become)), the gate runs in the
+        controller's process with the module's own code, options and result, without a module
+        start; on any other host the module runs as usual, in one execution.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -389,100 +396,12 @@ msg:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-import time
 
-from ansible_collections.alicia.platform.plugins.module_utils.health import EndpointError, gate
-from ansible_collections.alicia.platform.plugins.module_utils._history import HistoryError, record_gate, update
-
-ENDPOINT_OPTIONS = dict(
-    url=dict(type="str", required=True),
-    service=dict(type="str"),
-    host=dict(type="str"),
-    expect_status=dict(type="list", elements="int", default=[200]),
-    json_field=dict(type="str", default="status"),
-    json_value=dict(type="raw", default="healthy"),
-    timeout=dict(type="float", default=5),
-    unit=dict(type="str"),
-    container=dict(type="str"),
-    program=dict(type="str"),
-)
-
-
-RECORD_OPTIONS = dict(
-    service=dict(type="str", required=True),
-    version=dict(type="str"),
-    spec=dict(type="dict", required=True),
-    release=dict(type="path"),
-    instances=dict(type="list", elements="str", default=[]),
-)
-HISTORY_OPTIONS = dict(
-    path=dict(type="path", default="/var/lib/alicia/deployments.json"),
-    strategy=dict(type="str", default="direct"),
-    id=dict(type="str"),
-    host=dict(type="str"),
-    records=dict(type="list", elements="dict", required=True, options=RECORD_OPTIONS),
-)
-
-
-def _unhealthy_services(summary, records, failed=None):
-    """The services of ``records`` with an unhealthy endpoint or judged ``failed``, and the first error of each."""
-    reasons = dict(failed or {})
-    for result in summary["results"]:
-        if result["healthy"]:
-            continue
-        for record in records:
-            if result["service"] == record["service"] or result["service"] in (record["instances"] or []):
-                reasons.setdefault(record["service"], result["error"] or "unhealthy")
-    return reasons
-
-
-def _not_judged(endpoints, failed, records=None):
-    """The endpoints still to probe: not those of a service already judged
-    ``failed`` (its own name, its instances' from the history ``records``)."""
-    if not failed:
-        return endpoints
-    names = set(failed)
-    for record_ in records or []:
-        if record_["service"] in failed:
-            names.update(record_.get("instances") or [])
-    return [endpoint for endpoint in endpoints if endpoint.get("service") not in names]
-
-
-def record(history, summary, host, started, failed=None):
-    """Write the gate's outcome in the history; returns (changed, rollback targets)."""
-    reasons = _unhealthy_services(summary, history["records"], failed)
-    ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-    def change(doc):
-        return record_gate(doc, history["records"], list(reasons), reasons, host, history["strategy"],
-                           history["id"] or started, started, ended)
-
-    return update(history["path"], change)
+from ansible_collections.alicia.platform.plugins.module_utils._gate_task import argument_spec, execute
 
 
 def run_module():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
-            timeout=dict(type="float", default=60),
-            interval=dict(type="float", default=1),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            max_workers=dict(type="int", default=64),
-            max_restarts=dict(type="int", default=2),
-            healthy_reads=dict(type="int", default=1),
-            healthy_interval=dict(type="float", default=0.25),
-            history=dict(type="dict", options=HISTORY_OPTIONS),
-            failed_services=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["timeout"] <= 0 or params["interval"] <= 0 or params["max_workers"] < 1 or params["max_restarts"] < 1:
-        module.fail_json(msg="timeout and interval must be positive, max_workers and max_restarts at least 1")
-    if params["healthy_reads"] < 1 or params["healthy_interval"] < 0:
-        module.fail_json(msg="healthy_reads must be at least 1 and healthy_interval 0 or more")
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
 
     def run(argv):
         """A state read; a command missing on this host reads as nothing."""
@@ -491,48 +410,11 @@ def run_module():
             return 127, "", "%s: not found" % argv[0]
         return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
 
-    failed = dict((str(name), str(reason)) for name, reason in (params["failed_services"] or {}).items())
-    try:
-        summary = gate(
-            _not_judged(params["endpoints"], failed, (params["history"] or {}).get("records")),
-            timeout=params["timeout"],
-            interval=params["interval"],
-            single_round=module.check_mode,
-            validate_certs=params["validate_certs"],
-            ca_path=params["ca_path"],
-            max_workers=params["max_workers"],
-            max_restarts=params["max_restarts"],
-            run=run,
-            healthy_reads=params["healthy_reads"],
-            healthy_interval=params["healthy_interval"],
-        )
-    except EndpointError as exc:
-        module.fail_json(msg="health_gate: %s" % exc)
-    if failed:
-        summary["healthy"] = False
-        summary["unhealthy"] = summary["unhealthy"] + [name for name in sorted(failed)
-                                                       if name not in summary["unhealthy"]]
-        probed_bad = [r for r in summary["results"] if not r["healthy"]]
-        summary["msg"] = "\n".join(["%s: %s" % (name, reason) for name, reason in sorted(failed.items())]
-                                   + ([summary["msg"]] if probed_bad else []))
-    summary["failed_services"] = sorted(failed)
-    summary["changed"] = False
-    summary["rollback"] = {}
-    summary["history_changed"] = False
-    if params["history"] and not module.check_mode:
-        try:
-            changed, targets = record(params["history"], summary, params["history"]["host"] or _hostname(), started,
-                                      failed)
-        except (HistoryError, OSError, IOError) as exc:
-            summary["msg"] = "health_gate: deployment history %s: %s" % (params["history"]["path"], exc)
-            module.fail_json(**summary)
-        summary["changed"] = summary["history_changed"] = bool(changed)
-        summary["rollback"] = targets
-    if not summary["healthy"]:
-        if module.check_mode:
-            module.warn("check mode, one probe round: " + summary["msg"])
-        else:
-            module.fail_json(**summary)
+    summary, warning = execute(module.params, module.check_mode, run, _hostname)
+    if warning:
+        module.warn(warning)
+    if summary.pop("failed", False):
+        module.fail_json(**summary)
     module.exit_json(**summary)
 
 
