@@ -41,8 +41,10 @@ def test_site_imports_the_phase_play_once_per_phase_in_catalogue_order(root, pha
     assert [(e["name"], e["vars"], e["tags"]) for e in imports] == [
         ("Phase %d | %s" % (number, name), {"alicia_phase": name, "alicia_phase_number": number}, tags)
         for (number, name), tags in zip(enumerate(phases, 1), phase_tags(phases))]
-    # The phases are the last steps, and the plan runs under any phase's tag.
-    assert site[-len(phases):] == imports
+    # The phases are the last steps but the converge shortcut's record, and the plan runs under any phase's tag.
+    assert site[-len(phases) - 1:-1] == imports
+    assert site[-1] == {"name": "Converged record", "ansible.builtin.import_playbook": "converged_record.yml",
+                        "tags": ["always"]}
     [plan] = [entry for entry in site if entry.get("ansible.builtin.import_playbook") == "plan.yml"]
     assert plan["tags"] == [tag for tags in phase_tags(phases) for tag in tags]
 
@@ -71,8 +73,11 @@ def test_each_phase_play_targets_the_phase_group_and_tags_select_one_phase(root,
     assert proc.returncode == 0, proc.stdout + proc.stderr
     blocks = re.split(r"\n\s*play #\d+ ", proc.stdout)
     with_tasks = [b.split(":", 1)[1].split("\t")[0].strip() for b in blocks[1:] if re.search(r"tasks:\n\s+\S", b)]
+    # The converge shortcut's two plays run under any tags, and do nothing but under none (converged.yml).
     assert with_tasks == ["Preflight | validate the catalogue, the inventory and the role inputs on the controller",
-                          "Plan | what each phase would change on each host", "Phase 1 | core"]
+                          "Converged | each host against the state its last full converge recorded",
+                          "Plan | what each phase would change on each host", "Phase 1 | core",
+                          "Converged | record the state this full run left on each host"]
 
 
 INVENTORY = {
