@@ -39,6 +39,7 @@ options:
   digest:
     description:
       - The inputs digest of this run (P(alicia.platform.converge_digest#filter)).
+      - It covers the secrets of the inventory, so it is never logged; give the task C(no_log) too.
     type: str
     required: true
   state:
@@ -76,6 +77,7 @@ EXAMPLES = r"""
   alicia.platform.converged:
     digest: "{{ hostvars | alicia.platform.converge_digest(groups) }}"
   register: converged
+  no_log: true
 
 - name: Converged | nothing to do on this host
   ansible.builtin.meta: end_host
@@ -85,6 +87,7 @@ EXAMPLES = r"""
   alicia.platform.converged:
     digest: "{{ hostvars | alicia.platform.converge_digest(groups) }}"
     state: record
+  no_log: true
 """
 
 RETURN = r"""
@@ -109,11 +112,6 @@ paths:
   returned: always
   type: int
   sample: 845
-digest:
-  description: O(digest), for the record at the end of the run.
-  returned: always
-  type: str
-  sample: 8814c72df347db477ce1c0f8612228bf0f1cbe77910f4749014498987aa73ec2
 path:
   description: The record's path.
   returned: always
@@ -137,7 +135,7 @@ from ansible_collections.alicia.platform.plugins.module_utils._converged import 
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            digest=dict(type="str", required=True),
+            digest=dict(type="str", required=True, no_log=True),
             state=dict(type="str", choices=["check", "record"], default="check"),
             path=dict(type="path", default="/var/lib/alicia/converged.json"),
         ),
@@ -153,7 +151,7 @@ def run_module():
         return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
 
     current = snapshot(run)
-    result = {"changed": False, "path": params["path"], "paths": len(current["files"]), "digest": params["digest"]}
+    result = {"changed": False, "path": params["path"], "paths": len(current["files"])}
     try:
         if params["state"] == "record":
             if module.check_mode:
