@@ -14,7 +14,10 @@ contender's containers removed first (they publish the same ports):
 
   * compose: `docker-compose --compatibility up -d` (fresh), the time until
     Docker reports every container healthy, and `up -d` again (no-op);
-  * collection: site.yml (fresh containers, health-gated), and again (no-op).
+  * collection: site.yml (fresh containers, health-gated), and again (no-op);
+    then with the converge shortcut (alicia_converged_shortcut: true): one
+    run that records the host's state (not timed), and again (the no-op,
+    one read of the host).
 
 Times of compose are taken on the host (date before and after), those of
 site.yml on the controller. Ratios are per repetition. The systemd
@@ -38,6 +41,7 @@ PROJECT = "alicia_bench"
 WORK = "/root/alicia-compose-bench"
 IMAGE_ARCHIVE = os.path.join(lab.OUT, "base-image.tar")
 BASE_IMAGE = os.environ.get("ALICIA_TEST_IMAGE", "alicia-test/debian:bookworm")
+SHORTCUT = {"alicia_converged_shortcut": True}
 
 
 # ``bash -c script`` on a lab host.
@@ -113,7 +117,7 @@ def run(context):
     compose = "cd %s && docker-compose --compatibility -p %s" % (WORK, PROJECT)
 
     figures = dict((key, []) for key in ("compose_fresh", "compose_healthy", "compose_noop", "collection_fresh",
-                                         "collection_noop"))
+                                         "collection_noop", "collection_shortcut"))
 
     def run_compose():
         sh(host, "docker rm -f %s >/dev/null 2>&1 || true" % " ".join(collection))
@@ -130,6 +134,12 @@ def run(context):
         figures["collection_noop"].append(noop["wall"])
         if lab.changed(noop):
             results.note("compose: the collection's no-op run %d changed %d" % (index, lab.changed(noop)))
+        lab.run_playbook("compose-collection-record-%d" % index, extra_files=[vars_file], extra=SHORTCUT)
+        shortcut = lab.run_playbook("compose-collection-shortcut-%d" % index, extra_files=[vars_file], extra=SHORTCUT)
+        figures["collection_shortcut"].append(shortcut["wall"])
+        if lab.changed(shortcut) or lab.executions(shortcut) != 1:
+            results.note("compose: the collection's shortcut no-op run %d changed %d in %d module executions"
+                         % (index, lab.changed(shortcut), lab.executions(shortcut)))
 
     for index in range(context.repetitions()):
         if index % 2 == 0:
@@ -146,6 +156,11 @@ def run(context):
     results.add(NAME, "collection docker runtime: site.yml no-op re-run", figures["collection_noop"])
     results.add(NAME, "ratio collection no-op / compose no-op", stats.paired_ratios(figures["collection_noop"],
                 figures["compose_noop"]), unit="x", target=("<=", 3.0))
+    results.add(NAME, "collection docker runtime: site.yml no-op, converge shortcut", figures["collection_shortcut"],
+                note="alicia_converged_shortcut: true, after one run that recorded the host")
+    results.add(NAME, "ratio collection no-op with the converge shortcut / compose no-op",
+                stats.paired_ratios(figures["collection_shortcut"], figures["compose_noop"]), unit="x",
+                target=("<=", 3.0))
     results.add(NAME, "ratio collection fresh / compose fresh to healthy",
                 stats.paired_ratios(figures["collection_fresh"], figures["compose_healthy"]), unit="x")
     systemd = [figure for figure in results.figures if figure["part"] == "rerun"
@@ -157,3 +172,9 @@ def run(context):
                     note="medians of two parts of this run, not paired")
     else:
         results.unavailable(NAME, "ratio systemd runtime re-run / compose no-op", "part rerun not in this run")
+    shortcut = [figure for figure in results.figures if figure["part"] == "rerun"
+                and figure["figure"] == "idempotent re-run with the converge shortcut, 1 host"]
+    if shortcut and compose_noop:
+        results.add(NAME, "ratio systemd runtime re-run with the converge shortcut (part rerun) / compose no-op",
+                    shortcut[0]["value"] / compose_noop, unit="x", target=("<=", 3.0),
+                    note="medians of two parts of this run, not paired")
