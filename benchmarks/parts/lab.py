@@ -140,7 +140,7 @@ class RssSampler(threading.Thread):
 
 
 def run_playbook(label, playbook="playbooks/site.yml", inventory=INVENTORY, extra_files=(), extra=None,
-                 limit=None, sample_rss=False):
+                 limit=None, sample_rss=False, args=()):
     """One ansible-playbook run with the module_count callback -> dict (wall, rc, recap, counts, rss, log)."""
     os.makedirs(OUT, exist_ok=True)
     report = os.path.join(OUT, "%s.json" % label)
@@ -158,6 +158,7 @@ def run_playbook(label, playbook="playbooks/site.yml", inventory=INVENTORY, extr
         command += ["-e", json.dumps(extra)]
     if limit:
         command += ["--limit", limit]
+    command += list(args)
     with open(log, "w") as handle:
         started = time.monotonic()
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)

@@ -5,8 +5,14 @@ largest host) and the PLAY RECAP changed count of each repetition. Facts are
 cached (ansible.cfg), as in everyday use. Deploys the lab first when this
 run has not (that deployment is not timed). Then the same with the converge
 shortcut (alicia_converged_shortcut: true): one run that records the host's
-state (not timed), then the repetitions, each one read of the host.
+state (not timed), then the repetitions, each one read of the host. And
+the floor under any run, alternating in each repetition: ansible-playbook
+with one empty play on the lab host (start-up), with one `command` task
+(start-up and one module execution), and site.yml under a tag no task has
+(start-up, parsing site.yml and preflight, which runs under any tags).
 """
+
+import os
 
 from . import lab
 
@@ -14,6 +20,17 @@ NAME = "rerun"
 NEEDS = "the one-host lab, deployed (made when missing)"
 WHAT = "idempotent re-run: time (target < 10 s), module executions (9), changed (0); with the converge shortcut"
 SHORTCUT = {"alicia_converged_shortcut": True}
+FLOOR = """
+- name: Floor
+  hosts: alicia
+  gather_facts: false
+  tasks: %s
+"""
+ONE_MODULE = """
+    - name: Floor | one module execution
+      ansible.builtin.command: "true"
+      changed_when: false
+"""
 
 
 def run(context):
@@ -37,3 +54,20 @@ def run(context):
                 unit="", target=("<=", 1))
     results.add(NAME, "re-run with the converge shortcut: changed (PLAY RECAP)", [lab.changed(r) for r in runs],
                 unit="", target=("==", 0), value=max(lab.changed(r) for r in runs))
+
+    os.makedirs(lab.OUT, exist_ok=True)
+    floors = {}
+    for label, tasks in (("empty", "[]"), ("one", ONE_MODULE)):
+        floors[label] = os.path.join(lab.OUT, "floor-%s.yml" % label)
+        with open(floors[label], "w") as handle:
+            handle.write(FLOOR % tasks)
+    figures = {"empty": [], "one": [], "preflight": []}
+    for index in range(context.repetitions()):
+        figures["empty"].append(lab.run_playbook("floor-empty-%d" % (index + 1), playbook=floors["empty"])["wall"])
+        figures["one"].append(lab.run_playbook("floor-one-%d" % (index + 1), playbook=floors["one"])["wall"])
+        figures["preflight"].append(lab.run_playbook("floor-preflight-%d" % (index + 1),
+                                                     args=["--tags", "alicia_no_such_tag"])["wall"])
+    results.add(NAME, "floor: ansible-playbook, one empty play on the lab host", figures["empty"])
+    results.add(NAME, "floor: ansible-playbook, one play of one command task", figures["one"])
+    results.add(NAME, "floor: site.yml to the end of preflight (a tag no task has)", figures["preflight"],
+                note="start-up, site.yml parsed, preflight's controller tasks; no host touched")
