@@ -349,9 +349,14 @@ def check(digest, current, record):
     return not reasons, reasons
 
 
+def record_of(digest, current):
+    """The record of inputs ``digest`` and snapshot ``current``, as written."""
+    return {"format": FORMAT, "digest": digest, "snapshot": current}
+
+
 def write_record(path, digest, current):
     """Write the record atomically (0600, its directory 0755 when new); False when it is already this one."""
-    record = {"format": FORMAT, "digest": digest, "snapshot": current}
+    record = record_of(digest, current)
     try:
         if read_record(path) == record:
             return False
@@ -371,12 +376,3 @@ def write_record(path, digest, current):
             os.unlink(temporary)
         raise
     return True
-
-
-def remove_record(path):
-    """Remove the record; True when there was one."""
-    try:
-        os.unlink(path)
-        return True
-    except OSError:
-        return False

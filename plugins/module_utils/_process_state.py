@@ -187,6 +187,17 @@ def parse_supervisorctl_status(text, programs):
     return states
 
 
+def module_run(module):
+    """``run(argv) -> (rc, stdout, stderr)`` of a module for state reads: C locale,
+    and a command missing on the host reads as nothing (rc 127)."""
+    def run(argv):
+        binary = module.get_bin_path(argv[0])
+        if not binary:
+            return 127, "", "%s: not found" % argv[0]
+        return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
+    return run
+
+
 def read_states(targets, run):
     """The state of every target, one command per kind: {(kind, name): state}.
 

@@ -122,14 +122,15 @@ path:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alicia.platform.plugins.module_utils._converged import (
-    FORMAT,
     REASONS_SHOWN,
     ConvergedError,
     check,
     read_record,
+    record_of,
     snapshot,
     write_record,
 )
+from ansible_collections.alicia.platform.plugins.module_utils._process_state import module_run
 
 
 def run_module():
@@ -142,21 +143,12 @@ def run_module():
         supports_check_mode=True,
     )
     params = module.params
-
-    def run(argv):
-        """A state read; a command missing on this host reads as nothing."""
-        binary = module.get_bin_path(argv[0])
-        if not binary:
-            return 127, "", "%s: not found" % argv[0]
-        return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
-
-    current = snapshot(run)
+    current = snapshot(module_run(module))
     result = {"changed": False, "path": params["path"], "paths": len(current["files"])}
     try:
         if params["state"] == "record":
             if module.check_mode:
-                wanted = {"format": FORMAT, "digest": params["digest"], "snapshot": current}
-                result["changed"] = read_record(params["path"]) != wanted
+                result["changed"] = read_record(params["path"]) != record_of(params["digest"], current)
             else:
                 result["changed"] = write_record(params["path"], params["digest"], current)
             module.exit_json(**result)

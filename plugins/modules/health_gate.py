@@ -398,19 +398,12 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.alicia.platform.plugins.module_utils._gate_task import argument_spec, execute
+from ansible_collections.alicia.platform.plugins.module_utils._process_state import module_run
 
 
 def run_module():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-
-    def run(argv):
-        """A state read; a command missing on this host reads as nothing."""
-        binary = module.get_bin_path(argv[0])
-        if not binary:
-            return 127, "", "%s: not found" % argv[0]
-        return module.run_command([binary] + list(argv[1:]), environ_update={"LC_ALL": "C"})
-
-    summary, warning = execute(module.params, module.check_mode, run, _hostname)
+    summary, warning = execute(module.params, module.check_mode, module_run(module), _hostname)
     if warning:
         module.warn(warning)
     if summary.pop("failed", False):
