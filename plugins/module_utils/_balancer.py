@@ -328,14 +328,24 @@ def _settings_errors(settings):
     return found
 
 
+def slot_backend(service_name, server_name):
+    """The backend of one slot server of a blue-green service (what haproxy.cfg names it)."""
+    return "%s_%s" % (service_name, server_name)
+
+
+def canary_backend(service_name):
+    """A blue-green service's backend holding both slots, named only while a canary is watched."""
+    return "%s_canary" % service_name
+
+
 def backend_names(service):
     """The HAProxy backends of one well-formed service: its name, or for a
     blue-green one (``slots``) ``<name>_<server>`` per slot server and
     ``<name>_canary`` (what ``backends`` writes)."""
     if not service.get("slots"):
         return [service["name"]]
-    return (["%s_%s" % (service["name"], server.get("name")) for server in service.get("servers") or []
-             if isinstance(server, dict)] + ["%s_canary" % service["name"]])
+    return ([slot_backend(service["name"], server.get("name")) for server in service.get("servers") or []
+             if isinstance(server, dict)] + [canary_backend(service["name"])])
 
 
 def _backend_clashes(services):
@@ -425,14 +435,14 @@ def backends(services):
             "servers": [],
         }
         if entry["slots"]:
-            entry["canary_backend"] = "%s_canary" % entry["name"]
+            entry["canary_backend"] = canary_backend(entry["name"])
         for server in service["servers"]:
             server = dict(SERVER_DEFAULTS, **server)
             server["port"] = whole_number(server["port"])
             server["weight"] = whole_number(server["weight"])
             server["endpoint"] = endpoint(server["address"], server["port"])
             server["config_weight"] = 0 if server["state"] == "drain" else server["weight"]
-            server["backend"] = "%s_%s" % (entry["name"], server["name"]) if entry["slots"] else entry["name"]
+            server["backend"] = slot_backend(entry["name"], server["name"]) if entry["slots"] else entry["name"]
             entry["servers"].append(server)
         result.append(entry)
     return result

@@ -19,6 +19,8 @@ from ansible_collections.alicia.platform.plugins.module_utils._balancer import (
     _NAME as _BALANCER_NAME,
     _PATH as _BALANCER_PATH,
     _TOKEN as _BALANCER_TOKEN,
+    canary_backend,
+    slot_backend,
 )
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import (
     BALANCED_INSTANCE,
@@ -480,8 +482,7 @@ def _instance_name_clashes(catalogue):
                                  "'%s' of service '%s'" % (slot, unit, unit, owners[unit])))
         # Its HAProxy backends are <service>_<slot> and <service>_canary; a
         # balanced service's frontend and backend take its own name.
-        for suffix in SLOTS + ("canary",):
-            backend = "%s_%s" % (name, suffix)
+        for backend in [slot_backend(name, slot) for slot in SLOTS] + [canary_backend(name)]:
             if _balanced(catalogue.get(backend)):
                 found.append(fmt(name, "slot_ports", "the balancer's backend %s of this service would be the backend "
                                  "of balanced service '%s'" % (backend, backend)))

@@ -19,6 +19,8 @@ import hashlib
 import json
 import os
 
+from ansible_collections.alicia.platform.plugins.module_utils._balancer import canary_backend as _canary_backend
+from ansible_collections.alicia.platform.plugins.module_utils._balancer import slot_backend
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import DEFAULT_RUNTIMES
 from ansible_collections.alicia.platform.plugins.module_utils._catalogue_base import HOST_RUNTIMES as _HOST_RUNTIMES
 from ansible_collections.alicia.platform.plugins.module_utils._sweep_report import BALANCED, service_instances
@@ -175,13 +177,13 @@ def slots(svc, s):
     return [{"name": slot["instance"], "slot": slot["name"], "index": index, "listen_port": slot["listen_port"],
              "unit": slot["unit"], "log": svc["log"]["path"], "link": "%s/%s" % (home(svc, s), slot["name"]),
              "env": "%s/%s.release.env" % (s["config_dir"], slot["instance"]),
-             "backend": "%s_%s" % (svc["name"], slot["name"]), "server": slot["name"]}
+             "backend": slot_backend(svc["name"], slot["name"]), "server": slot["name"]}
             for index, slot in enumerate(found, 1)]
 
 
 def canary_backend(svc):
     """A blue-green service's HAProxy backend holding both slots (the balancer role's name for it)."""
-    return "%s_canary" % svc["name"]
+    return _canary_backend(svc["name"])
 
 
 def restart_settings(svc, s):
