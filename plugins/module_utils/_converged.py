@@ -229,8 +229,9 @@ def manual(run_dir=MANUAL_RUN_DIR):
 
 
 def ruleset(run):
-    """sha256 of the running nftables ruleset; None without nft."""
-    rc, out, _err = run(["nft", "list", "ruleset"])
+    """sha256 of the running nftables ruleset, stateless (``nft -s``: no counter or
+    quota values, which change with every packet); None without nft."""
+    rc, out, _err = run(["nft", "-s", "list", "ruleset"])
     if rc != 0:
         return None
     return hashlib.sha256(out.encode("utf-8")).hexdigest()

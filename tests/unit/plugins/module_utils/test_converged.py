@@ -148,7 +148,7 @@ def test_units_containers_programs_and_ruleset_from_one_command_each():
                                   ""),
                     "supervisorctl status": (3, "alicia-stt_service RUNNING pid 12, uptime 0:01:00\n"
                                                 "alicia-tts_service STOPPED Dec 07 06:00 PM\n", ""),
-                    "nft list": (0, "table inet alicia {\n}\n", "")})
+                    "nft -s": (0, "table inet alicia {\n}\n", "")})
     assert conv.units(run) == {"alicia-stt_service.service": "loaded active running enabled",
                                "alicia-tts_service-1.service": "loaded failed failed enabled",
                                "haproxy.service": "loaded active running enabled",
@@ -159,6 +159,7 @@ def test_units_containers_programs_and_ruleset_from_one_command_each():
     assert "label=alicia.platform.managed=true" in run.calls[-1]
     assert conv.programs(run) == {"alicia-stt_service": "RUNNING", "alicia-tts_service": "STOPPED"}
     assert conv.ruleset(run) == conv.ruleset(run) and len(conv.ruleset(run)) == 64
+    assert run.calls[-1] == ["nft", "-s", "list", "ruleset"]  # stateless: no counters
     # Without the command (or its daemon): None, which a record compares as such.
     missing = Commands({})
     assert [conv.units(missing), conv.containers(missing), conv.programs(missing), conv.ruleset(missing)] == [None] * 4
@@ -205,7 +206,7 @@ def test_snapshot_reads_everything_in_one_pass(tree, tmp_path):
     assert shot["units"]["alicia-stt_service.service"] == "loaded active running enabled"
     assert (shot["containers"], shot["programs"], shot["ruleset"], shot["balancer"]) == (None, None, None, None)
     assert [argv[:2] for argv in run.calls] == [["systemctl", "list-units"], ["systemctl", "list-unit-files"],
-                                                ["docker", "ps"], ["supervisorctl", "status"], ["nft", "list"]]
+                                                ["docker", "ps"], ["supervisorctl", "status"], ["nft", "-s"]]
 
 
 # ---------------------------------------------------------------------------
